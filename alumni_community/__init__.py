@@ -1,0 +1,52 @@
+"""alumni_community: a private, pseudonymous peer-support community for a recovery centre's alumni.
+
+Mount it in a Starlette, FastAPI or Django-ASGI site::
+
+    from alumni_community import Community, Settings
+
+    community = Community(Settings.from_env())
+    app = Starlette(routes=[Mount("/community", app=community)], lifespan=community.lifespan)
+
+Only the names in ``__all__`` are public; every other module may change.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0.dev0"
+
+from .app import Community
+from .errors import (
+    BadRequest,
+    CommunityError,
+    ConfigurationError,
+    Conflict,
+    Forbidden,
+    MethodNotAllowed,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    SchemaNotReady,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from .settings import Settings
+
+__all__ = [
+    "BadRequest",
+    "Community",
+    "CommunityError",
+    "ConfigurationError",
+    "Conflict",
+    "Forbidden",
+    "MethodNotAllowed",
+    "NotAuthenticated",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "SchemaNotReady",
+    "ServiceUnavailable",
+    "Settings",
+    "ValidationFailed",
+    "__version__",
+]

@@ -1,0 +1,179 @@
+"""``Community``: the ASGI app a host mounts.
+
+::
+
+    community = Community(Settings.from_env())
+    app = Starlette(routes=[Mount("/community", app=community)],
+                    lifespan=community.lifespan)
+
+Starlette does not run a mounted app's lifespan, so the host composes
+``community.lifespan`` into its own. If it forgets, the first request starts
+the community (once, under a lock) and a warning says so; nothing is closed
+at exit then, which is why composing the lifespan is the documented way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import api
+from .db import Database
+from .headers import SecurityHeadersMiddleware
+from .problems import ErrorMiddleware, http_exception_handler
+from .settings import Settings
+from .web import pages
+from .web.templating import make_templates
+
+__all__ = ["Community", "mount_path"]
+
+
+def mount_path(scope: Scope) -> str:
+    """Where the community is mounted: "/community", or "/" at the root.
+
+    Cookies are scoped to it, so the host's other pages never receive them.
+    """
+    return scope.get("app_root_path", scope.get("root_path", "")) or "/"
+
+logger = logging.getLogger("alumni_community")
+
+
+class Community:
+    """The community as one ASGI application, configured by ``Settings``.
+
+    It works at any mount path: every URL it makes comes from the request's
+    ``root_path``. Its database lives in a private Tortoise context, so a
+    host's own Tortoise models in the same process are never touched.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings.from_env()
+        self.database = Database(self.settings)
+        self._started = False
+        self._lazily_started = False
+        self._start_lock = asyncio.Lock()
+        self._app = self._build_app()
+
+    def __repr__(self) -> str:
+        return f"Community({self.settings!r})"
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        """Open the database (and migrate in demo mode) on start; close it on stop.
+
+        ``app`` is accepted so ``lifespan=community.lifespan`` works as a
+        host's Starlette lifespan directly.
+        """
+        await self.startup()
+        try:
+            yield
+        finally:
+            await self.shutdown()
+
+    async def startup(self) -> None:
+        async with self._start_lock:
+            if self._started:
+                return
+            await self.database.open()
+            try:
+                await self.database.ensure_schema()
+                if self.settings.demo:
+                    from .demo import seed
+
+                    with self.database.activate():
+                        await seed()
+            except BaseException:
+                await self.database.close()
+                raise
+            self._started = True
+            logger.info("community started (%s)", self.settings.database_engine)
+
+    async def shutdown(self) -> None:
+        async with self._start_lock:
+            if not self._started:
+                return
+            self._started = False
+            await self.database.close()
+            logger.info("community stopped")
+
+    async def _ensure_started(self) -> None:
+        if self._started:
+            return
+        if not self._lazily_started:
+            self._lazily_started = True
+            logger.warning(
+                "The community was not started by a lifespan; starting it on the first "
+                "request. Compose community.lifespan into the host's lifespan so the "
+                "database is closed cleanly at shutdown."
+            )
+        await self.startup()
+        self.database.stop_threads_at_exit()
+
+    # -- ASGI --------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            # Served directly (not mounted): run our own lifespan.
+            await self._app(scope, receive, send)
+            return
+        # Our URLs are built against our own router and root: a host router
+        # already in the scope would not know our route names, and Starlette
+        # keeps the host's root in app_root_path.
+        root_path = scope.get("root_path", "")
+        scope = {**scope, "router": self._router, "app_root_path": root_path}
+        token = self.database.enter()
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            self.database.leave(token)
+
+    def _build_app(self) -> ASGIApp:
+        routes = [
+            Mount("/api/v1", routes=api.routes),
+            Mount(
+                "/static",
+                app=StaticFiles(packages=[("alumni_community.web", "static")]),
+                name="static",
+            ),
+            *pages.routes,
+        ]
+        app = Starlette(
+            routes=routes,
+            middleware=[
+                Middleware(SecurityHeadersMiddleware),
+                Middleware(ErrorMiddleware),
+                Middleware(_StartedMiddleware, community=self),
+            ],
+            exception_handlers={HTTPException: http_exception_handler},
+            lifespan=lambda _app: self.lifespan(),
+        )
+        self._router = app.router
+        app.state.community = self
+        app.state.settings = self.settings
+        app.state.templates = make_templates(self.settings)
+        return app
+
+
+class _StartedMiddleware:
+    """Starts the community on the first request when no lifespan did."""
+
+    def __init__(self, app: ASGIApp, community: Community) -> None:
+        self.app = app
+        self.community = community
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            await self.community._ensure_started()
+        await self.app(scope, receive, send)

@@ -1,0 +1,121 @@
+"""The ``alumni-community`` command (also ``python -m alumni_community``).
+
+Configured from the same ``ALUMNI_COMMUNITY_*`` environment variables as the
+library; ``--database-url`` overrides the database. Exit status: 0 done,
+1 failed (with the reason on stderr), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .db import make_migrations, migrate
+from .errors import CommunityError
+from .settings import Settings
+
+__all__ = ["main"]
+
+#: Where `demo` keeps its databases unless told otherwise, relative to the
+#: working directory, so a demo never writes into a real community's file.
+DEMO_DIR = "demo-data"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result: int = args.run(args)
+        return result
+    except CommunityError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alumni-community", description="Run and administer an alumni community."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--database-url",
+        help="database to use (default: $ALUMNI_COMMUNITY_DATABASE_URL or the settings default)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="run the example host with a seeded community on SQLite"
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(run=_demo)
+
+    mig = commands.add_parser("migrate", help="bring the database schema up to date")
+    mig.set_defaults(run=_migrate)
+
+    make = commands.add_parser(
+        "makemigrations", help="(contributors) write migrations for model changes"
+    )
+    make.add_argument("--name", help="suffix of the new migration's name")
+    make.set_defaults(run=_makemigrations)
+    return parser
+
+
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    if args.database_url:
+        overrides["database_url"] = args.database_url
+    return Settings.from_env(**overrides)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    applied = asyncio.run(migrate(settings))
+    if applied:
+        for name in applied:
+            print(f"applied {name}")
+    else:
+        print("the schema is up to date; nothing to apply")
+    return 0
+
+
+def _makemigrations(args: argparse.Namespace) -> int:
+    paths = asyncio.run(make_migrations(args.name))
+    for path in paths:
+        print(f"wrote {path}")
+    if not paths:
+        print("no model changes")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    Path(DEMO_DIR).mkdir(exist_ok=True)
+    os.environ["ALUMNI_COMMUNITY_DEMO"] = "true"
+    os.environ.setdefault(
+        "ALUMNI_COMMUNITY_DATABASE_URL",
+        args.database_url or f"sqlite://{DEMO_DIR}/community.sqlite3",
+    )
+    os.environ.setdefault("HOST_DATABASE_URL", f"sqlite://{DEMO_DIR}/host.sqlite3")
+    from ._demo_host import create_app
+
+    app = create_app()  # configured from the environment set above
+
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"\n  The host site:      {base}/\n  The community:      {base}/community/\n"
+        f"  The API document:   {base}/community/api/v1/openapi.json\n"
+        f"  Data is kept in ./{DEMO_DIR}/ (delete it to start over). Ctrl-C stops.\n",
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0

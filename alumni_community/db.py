@@ -1,0 +1,345 @@
+"""The library's own database: a private Tortoise context, its schema and migrations.
+
+A host site may use Tortoise ORM for its own models in the same process.
+Tortoise 1.x keeps all of its state in a ``TortoiseContext`` found through a
+contextvar, with an optional process-wide fallback that hosts enable through
+``RegisterTortoise``. So this module, and only this module, touches that
+machinery:
+
+- ``Database`` owns one ``TortoiseContext`` with its own app label and
+  connection name (both ``alumni_community``); our tables are named
+  explicitly with an ``ac_`` prefix, so they never collide with a host's.
+- It never calls ``Tortoise.init()`` and never claims the global fallback.
+- ``Database.activate()`` makes our context current for one ASGI call (or
+  one task) by setting the contextvar and resetting it with the token it
+  got. Not ``with ctx:``: ``TortoiseContext.__enter__`` keeps one token on
+  the instance, which concurrent requests would overwrite.
+- ``TortoiseContext.init`` writes two pieces of process state, the
+  ``USE_TZ``/``TIMEZONE`` environment variables and Tortoise's global
+  database router. We save and restore both around it, so a host that
+  configured them keeps what it configured.
+
+Migrations are Tortoise's own (checked-in modules in
+``alumni_community/migrations``), run by ``migrate()`` in a throwaway context,
+recorded in our own ``ac_migrations`` table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+import contextvars
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.context import TortoiseContext, _current_context
+from tortoise.migrations.executor import MigrationExecutor
+from tortoise.migrations.recorder import MigrationRecorder
+from tortoise.router import router as _tortoise_router
+from tortoise.timezone import _reset_timezone_cache
+
+from tortoise.exceptions import OperationalError
+
+from .errors import ConfigurationError, SchemaNotReady
+from .settings import Settings
+
+__all__ = [
+    "APP_LABEL",
+    "CONNECTION_NAMES",
+    "Database",
+    "make_migrations",
+    "migrate",
+    "model_changes",
+    "pending_migrations",
+]
+
+logger = logging.getLogger("alumni_community.db")
+
+APP_LABEL = "alumni_community"
+#: Tortoise caches compiled INSERT/UPDATE statements process-wide, keyed by
+#: connection name; one name per engine keeps SQLite's "?" placeholders out
+#: of PostgreSQL's statements.
+CONNECTION_NAMES = {"sqlite": "alumni_community_sqlite", "postgres": "alumni_community_postgres"}
+MIGRATIONS_MODULE = "alumni_community.migrations"
+MIGRATIONS_TABLE = "ac_migrations"
+
+#: How many Database objects are open, per engine, in this process.
+_open_engines: Counter[str] = Counter()
+
+#: Every module that defines models. New domains add theirs here.
+MODEL_MODULES: tuple[str, ...] = ("alumni_community.rooms.models",)
+
+#: SQLite pragmas, on every connection.
+SQLITE_PRAGMAS: dict[str, Any] = {
+    # Readers do not block the writer, and the writer does not block readers.
+    "journal_mode": "WAL",
+    # Erased rows are overwritten with zeros, so deleted personal data
+    # cannot be read back from free pages of the file.
+    "secure_delete": "ON",
+    "foreign_keys": "ON",
+    # WAL with NORMAL is durable across application crashes and much faster
+    # than FULL; only an OS crash can lose the last transactions.
+    "synchronous": "NORMAL",
+    # Wait this many milliseconds for a lock rather than failing at once
+    # (the CLI and the server may touch the file at the same moment).
+    "busy_timeout": 5000,
+}
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    """The Tortoise configuration for our one app and one connection."""
+    url = settings.database_url
+    scheme, rest = url.split("://", 1)
+    if settings.database_engine == "postgres":
+        url = "postgres://" + rest
+        parts = urlsplit(url)
+        if not parts.hostname and "host" not in dict(parse_qsl(parts.query)):
+            raise ConfigurationError("database_url", "name the PostgreSQL host")
+    connection = expand_db_url(url)
+    if settings.database_engine == "sqlite":
+        connection["credentials"].update(SQLITE_PRAGMAS)
+    return {
+        "connections": {CONNECTION_NAMES[settings.database_engine]: connection},
+        "apps": _apps_config(settings.database_engine),
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+class Database:
+    """One private Tortoise context bound to ``settings.database_url``.
+
+    ``open()`` connects, ``close()`` disconnects, ``activate()`` makes the
+    context current for the code inside it. Neither leaves our context
+    current in the caller's task.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.context = TortoiseContext()
+
+    @property
+    def is_open(self) -> bool:
+        return self.context.inited
+
+    async def open(self) -> None:
+        if self.context.inited:
+            return
+        engine = self.settings.database_engine
+        others = [e for e, count in _open_engines.items() if count and e != engine]
+        if others:
+            # Tortoise builds each model's base query for one SQL dialect, on
+            # the model class itself: two engines at once would share it.
+            raise ConfigurationError(
+                "database_url",
+                f"this process already has a community open on {others[0]}; one process "
+                f"serves communities on one database engine at a time, not {engine} too",
+            )
+        await _init_isolated(self.context, tortoise_config(self.settings))
+        _open_engines[engine] += 1
+
+    async def close(self) -> None:
+        if not self.context.inited:
+            return
+        with self.activate():
+            await self.context.close_connections()
+        _open_engines[self.settings.database_engine] -= 1
+        # A closed context must not be mistaken for an open one, and a later
+        # open() (a second lifespan in tests) must start from scratch.
+        self.context = TortoiseContext()
+
+    def stop_threads_at_exit(self) -> None:
+        """Let the interpreter exit even if ``close()`` is never awaited.
+
+        aiosqlite runs each SQLite connection in a non-daemon thread, and the
+        interpreter joins those before ``atexit`` handlers run, so a process
+        whose community was started lazily (no lifespan, so no ``close()``)
+        would hang at exit. ``threading._register_atexit`` runs just before that
+        join; there we ask the worker threads to close their connections.
+        """
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None and self.settings.database_engine == "sqlite":
+            register(self._stop_sqlite_threads)
+
+    def _stop_sqlite_threads(self) -> None:
+        if not self.context.inited:
+            return
+        for client in list(self.context.connections._get_storage().values()):
+            worker = getattr(client, "_connection", None)
+            if worker is not None and hasattr(worker, "stop"):
+                worker.stop()
+
+    def enter(self) -> contextvars.Token[TortoiseContext | None]:
+        """Make our context current; pass the token to ``leave()``."""
+        return _current_context.set(self.context)
+
+    @staticmethod
+    def leave(token: contextvars.Token[TortoiseContext | None]) -> None:
+        _current_context.reset(token)
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[TortoiseContext]:
+        token = self.enter()
+        try:
+            yield self.context
+        finally:
+            self.leave(token)
+
+    def connection(self) -> BaseDBAsyncClient:
+        """Our connection (only while the context is active)."""
+        return self.context.db(CONNECTION_NAMES[self.settings.database_engine])
+
+    async def pending_migrations(self) -> list[str]:
+        with self.activate():
+            return await _pending(self.connection(), self.settings.database_engine)
+
+    async def migrate(self) -> list[str]:
+        with self.activate():
+            return await _apply(self.connection(), self.settings.database_engine)
+
+    async def ensure_schema(self) -> None:
+        """Migrate when the settings say so; otherwise refuse an old schema clearly."""
+        if self.settings.should_migrate_on_start:
+            applied = await self.migrate()
+            if applied:
+                logger.info("applied migrations: %s", ", ".join(applied))
+            return
+        pending = await self.pending_migrations()
+        if pending:
+            raise SchemaNotReady(
+                f"{len(pending)} migration(s) not applied ({', '.join(pending)}); "
+                "run `alumni-community migrate`"
+            )
+
+
+async def migrate(settings: Settings) -> list[str]:
+    """Bring the schema up to date in a throwaway context; return what was applied."""
+    db = Database(settings)
+    await db.open()
+    try:
+        return await db.migrate()
+    finally:
+        await db.close()
+
+
+async def pending_migrations(settings: Settings) -> list[str]:
+    db = Database(settings)
+    await db.open()
+    try:
+        return await db.pending_migrations()
+    finally:
+        await db.close()
+
+
+async def make_migrations(name: str | None = None) -> list[str]:
+    """Write migration modules for model changes; for contributors, not hosts."""
+    from tortoise.migrations.writer import format_migration_name
+
+    paths = []
+    for writer in await _detect_changes():
+        if name:
+            number = int(writer.name.split("_", 1)[0])
+            writer.name = format_migration_name(number, name)
+        paths.append(str(writer.write()))
+    return paths
+
+
+async def model_changes() -> list[str]:
+    """Names of the migrations that models need but nobody wrote yet (empty: all good)."""
+    return [writer.name for writer in await _detect_changes()]
+
+
+async def _detect_changes() -> list[Any]:
+    # The autodetector compares the models with the checked-in migrations,
+    # not with a real database, so an in-memory one will do. Only database_url
+    # is read; the key is a placeholder nothing is signed with.
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    placeholder = Settings(database_url="sqlite://:memory:", secret_key="m" * 48)
+    config = tortoise_config(placeholder)
+    ctx = TortoiseContext()
+    await _init_isolated(ctx, config)
+    token = _current_context.set(ctx)
+    try:
+        assert ctx.apps is not None
+        return list(await MigrationAutodetector(ctx.apps, config["apps"]).changes())
+    finally:
+        await ctx.close_connections()
+        _current_context.reset(token)
+
+
+# -- internals --------------------------------------------------------------
+
+
+async def _init_isolated(ctx: TortoiseContext, config: dict[str, Any]) -> None:
+    saved_env = {key: os.environ.get(key) for key in ("USE_TZ", "TIMEZONE")}
+    saved_routers = getattr(_tortoise_router, "_routers", None)
+    token = _current_context.set(ctx)
+    try:
+        await ctx.init(config=config)
+    finally:
+        _current_context.reset(token)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _reset_timezone_cache()
+        _tortoise_router._routers = saved_routers
+
+
+class _Executor(MigrationExecutor):
+    """Tortoise's executor, recording into our own table instead of the shared one."""
+
+    def __init__(self, connection: BaseDBAsyncClient, engine: str) -> None:
+        super().__init__(connection, _apps_config(engine))
+        self.recorder = MigrationRecorder(connection, table_name=MIGRATIONS_TABLE)
+        self.loader.recorder = self.recorder
+
+
+def _apps_config(engine: str) -> dict[str, dict[str, Any]]:
+    return {
+        APP_LABEL: {
+            "models": list(MODEL_MODULES),
+            "default_connection": CONNECTION_NAMES[engine],
+            "migrations": MIGRATIONS_MODULE,
+        }
+    }
+
+
+async def _pending(connection: BaseDBAsyncClient, engine: str) -> list[str]:
+    executor = _Executor(connection, engine)
+    try:
+        steps = await executor.plan()
+    except OperationalError:
+        # No ac_migrations table yet: nothing has been applied. Checking must
+        # not create it (a read-only check on a database someone else owns).
+        executor.loader.recorder = _NothingApplied(connection)
+        executor.recorder = executor.loader.recorder
+        steps = await executor.plan()
+    return [step.migration.name for step in steps if not step.backward]
+
+
+async def _apply(connection: BaseDBAsyncClient, engine: str) -> list[str]:
+    applied: list[str] = []
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(name)
+
+    await _Executor(connection, engine).migrate(progress=progress)
+    return applied
+
+
+class _NothingApplied(MigrationRecorder):
+    def __init__(self, connection: BaseDBAsyncClient) -> None:
+        super().__init__(connection, table_name=MIGRATIONS_TABLE)
+
+    async def applied_migrations(self) -> list[Any]:
+        return []

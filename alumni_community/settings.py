@@ -1,0 +1,240 @@
+"""The one configuration object of alumni_community.
+
+``Settings`` is an immutable, keyword-only value object. It is validated
+when it is built, so a host finds a typo at start-up with the field named,
+not at the first request. ``Settings.from_env()`` reads the same fields
+from ``ALUMNI_COMMUNITY_<FIELD>`` environment variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
+__all__ = ["Settings"]
+
+logger = logging.getLogger("alumni_community")
+
+#: Database URL schemes we accept, mapped to the one Tortoise understands.
+DATABASE_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "asyncpg": "postgres",
+}
+BROKER_SCHEMES = ("memory", "postgres", "postgresql", "redis", "rediss")
+
+#: Shorter keys are guessable by brute force; 32 characters of token_urlsafe
+#: carry 192 bits.
+MIN_SECRET_KEY_LENGTH = 32
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+HostIdentity = Callable[["HTTPConnection"], "str | None"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a host can configure.
+
+    Example::
+
+        Settings(
+            database_url="postgres://community@db/community",
+            secret_key=os.environ["COMMUNITY_SECRET"],
+            allowed_origins=["https://alumni.example.org"],
+        )
+    """
+
+    #: Where members, rooms and messages live. A SQLite file needs nothing
+    #: installed; use ``postgres://`` when more than one process serves the app.
+    database_url: str = "sqlite://community.sqlite3"
+
+    #: Signs and keys everything secret (sessions, the host-id HMAC). Required
+    #: outside demo mode, because a generated key would change at every restart.
+    secret_key: str | None = dataclasses.field(default=None, repr=False)
+
+    #: How chat messages reach other server processes. ``memory://`` is right
+    #: for one process; ``postgres://`` or ``redis://`` for several.
+    broker_url: str = "memory://"
+
+    #: Origins allowed to open the WebSocket, exactly as the browser sends
+    #: them (scheme://host[:port]). The request's own origin is always allowed.
+    allowed_origins: Sequence[str] = ()
+
+    #: Send cookies with ``Secure``. ``None`` means "yes, unless demo", since
+    #: only a plain-http development server should ever turn it off.
+    cookie_secure: bool | None = None
+
+    #: Demo mode: a generated secret, schema created on start, seeded data,
+    #: relaxed cookies. Never for real members.
+    demo: bool = False
+
+    #: Bring the schema up to date at start-up. ``None`` means "only in demo
+    #: mode": in production migrations are a deliberate step (``migrate``).
+    migrate_on_start: bool | None = None
+
+    #: The community's name, shown in page titles and headings.
+    site_name: str = "Alumni community"
+
+    #: A folder of templates that override the packaged ones, file by file.
+    templates_dir: str | None = None
+
+    #: Who is logged in on the host site: takes the request, returns the
+    #: host's stable user id or None. ``None`` here means Starlette's
+    #: ``scope["user"]`` from AuthenticationMiddleware.
+    host_identity: HostIdentity | None = dataclasses.field(default=None, compare=False)
+
+    #: Largest JSON request body in bytes. Posts are capped far below this; the
+    #: limit only stops a client from making the server buffer megabytes.
+    max_body_bytes: int = 256 * 1024
+
+    def __post_init__(self) -> None:
+        scheme = _scheme(self.database_url)
+        if scheme not in DATABASE_SCHEMES:
+            raise ConfigurationError(
+                "database_url",
+                f"unknown database scheme {scheme!r}; use sqlite://PATH or "
+                "postgres://USER@HOST/DB",
+            )
+        if scheme != "sqlite":
+            if not urlsplit(self.database_url).path.strip("/"):
+                raise ConfigurationError("database_url", "name the database: postgres://HOST/DBNAME")
+        elif not self.database_url[len("sqlite://") :]:
+            raise ConfigurationError("database_url", "give a file: sqlite://community.sqlite3")
+
+        if _scheme(self.broker_url) not in BROKER_SCHEMES:
+            raise ConfigurationError(
+                "broker_url",
+                f"unknown broker scheme {_scheme(self.broker_url)!r}; "
+                "use memory://, postgres://... or redis://...",
+            )
+
+        origins = tuple(self.allowed_origins)
+        for origin in origins:
+            _check_origin(origin)
+        object.__setattr__(self, "allowed_origins", origins)
+
+        if self.secret_key is None or not self.secret_key.strip():
+            if not self.demo:
+                raise ConfigurationError(
+                    "secret_key",
+                    "required outside demo mode; generate one with "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`",
+                )
+            object.__setattr__(self, "secret_key", secrets.token_urlsafe(48))
+            logger.warning(
+                "DEMO MODE: using a generated secret_key; sessions end at every restart. "
+                "Never use demo mode for real members."
+            )
+        elif len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigurationError(
+                "secret_key", f"must be at least {MIN_SECRET_KEY_LENGTH} characters long"
+            )
+
+        if self.templates_dir is not None and not Path(self.templates_dir).is_dir():
+            raise ConfigurationError("templates_dir", f"{self.templates_dir!r} is not a folder")
+        if self.max_body_bytes < 1024:
+            raise ConfigurationError("max_body_bytes", "must be at least 1024")
+        if self.host_identity is not None and not callable(self.host_identity):
+            raise ConfigurationError("host_identity", "must be a callable taking the request")
+
+    # -- derived values ---------------------------------------------------
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether cookies carry ``Secure`` (and the ``__Secure-`` prefix)."""
+        return (not self.demo) if self.cookie_secure is None else self.cookie_secure
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        return self.demo if self.migrate_on_start is None else self.migrate_on_start
+
+    @property
+    def database_engine(self) -> str:
+        """``"sqlite"`` or ``"postgres"``."""
+        return DATABASE_SCHEMES[_scheme(self.database_url)]
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    # -- from the environment --------------------------------------------
+
+    @classmethod
+    def from_env(
+        cls,
+        prefix: str = "ALUMNI_COMMUNITY_",
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Build settings from ``<prefix><FIELD>`` variables.
+
+        Booleans accept ``true/false/1/0/yes/no/on/off``; lists are
+        comma-separated. Keyword ``overrides`` win over the environment.
+        Unknown ``ALUMNI_COMMUNITY_*`` variables are refused, so a misspelt
+        name does not silently fall back to a default.
+        """
+        env = os.environ if environ is None else environ
+        known = {f.name: f for f in dataclasses.fields(cls) if f.name != "host_identity"}
+        values: dict[str, Any] = {}
+        for key, raw in env.items():
+            if not key.startswith(prefix):
+                continue
+            name = key[len(prefix) :].lower()
+            if name not in known:
+                raise ConfigurationError(name, f"{key} is not a setting of alumni_community")
+            values[name] = _parse(name, known[name], raw)
+        values.update(overrides)
+        return cls(**values)
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
+def _check_origin(origin: str) -> None:
+    parts = urlsplit(origin)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("",)
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigurationError(
+            "allowed_origins",
+            f"{origin!r} is not an origin; write scheme://host[:port] with no path",
+        )
+
+
+def _parse(name: str, f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = str(f.type)
+    if "bool" in kind:
+        if raw.strip().lower() in _TRUE:
+            return True
+        if raw.strip().lower() in _FALSE:
+            return False
+        raise ConfigurationError(name, f"expected true or false, got {raw!r}")
+    if "Sequence" in kind:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigurationError(name, f"expected a whole number, got {raw!r}") from None
+    return raw or None if "None" in kind else raw
+

@@ -1,0 +1,21 @@
+"""HTML pages. Thin: each page asks a service and renders a template."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..rooms import service as rooms
+from .templating import render
+
+__all__ = ["routes"]
+
+
+async def index(request: Request) -> Response:
+    return render(
+        request, "community/index.html", {"room_count": await rooms.count_public_rooms()}
+    )
+
+
+routes = [Route("/", index, methods=["GET"], name="page:index")]

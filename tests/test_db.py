@@ -1,0 +1,147 @@
+"""Schema and migrations, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from tortoise.router import router as tortoise_router
+
+from alumni_community import Community, SchemaNotReady
+from alumni_community.db import (
+    MODEL_MODULES,
+    Database,
+    migrate,
+    model_changes,
+    pending_migrations,
+)
+from alumni_community.rooms.models import Room
+
+from .conftest import make_settings
+
+pytestmark = pytest.mark.anyio
+
+
+async def _tables(db: Database) -> set[str]:
+    with db.activate():
+        conn = db.connection()
+        if db.settings.database_engine == "sqlite":
+            rows = await conn.execute_query_dict("SELECT name FROM sqlite_master WHERE type='table'")
+            return {r["name"] for r in rows}
+        rows = await conn.execute_query_dict(
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+        )
+        return {r["name"] for r in rows}
+
+
+async def test_migrate_creates_the_schema_and_a_second_run_is_a_no_op(database_url: str) -> None:
+    settings = make_settings(database_url)
+    assert await pending_migrations(settings) == ["0001_initial"]
+
+    assert await migrate(settings) == ["0001_initial"]
+    assert await migrate(settings) == []
+    assert await pending_migrations(settings) == []
+
+    db = Database(settings)
+    await db.open()
+    try:
+        tables = await _tables(db)
+        assert {"ac_room", "ac_migrations"} <= tables
+        # Our tables only: nothing unprefixed, and not Tortoise's shared recorder table.
+        assert all(t.startswith("ac_") for t in tables if not t.startswith("sqlite_")), tables
+        with db.activate():
+            await Room.create(slug="welcome", name="Welcome")
+            assert await Room.filter(slug="welcome").count() == 1
+    finally:
+        await db.close()
+
+
+async def test_checking_for_pending_migrations_writes_nothing(database_url: str) -> None:
+    settings = make_settings(database_url)
+    await pending_migrations(settings)
+    db = Database(settings)
+    await db.open()
+    try:
+        assert "ac_migrations" not in await _tables(db)
+    finally:
+        await db.close()
+
+
+async def test_starting_on_an_unmigrated_database_fails_with_the_command_to_run(
+    database_url: str,
+) -> None:
+    community = Community(make_settings(database_url))
+    with pytest.raises(SchemaNotReady, match="alumni-community migrate"):
+        async with community.lifespan():
+            pass
+
+
+async def test_migrate_on_start_brings_a_fresh_database_up_to_date(database_url: str) -> None:
+    community = Community(make_settings(database_url, migrate_on_start=True))
+    async with community.lifespan():
+        assert await community.database.pending_migrations() == []
+
+
+async def test_every_model_change_has_a_checked_in_migration() -> None:
+    assert await model_changes() == []
+
+
+def test_no_model_field_comment_contains_a_semicolon() -> None:
+    # Tortoise's SQLite migrations split DDL on ";" even inside column comments.
+    import importlib
+
+    from tortoise.models import Model
+
+    for module_name in MODEL_MODULES:
+        module = importlib.import_module(module_name)
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Model) and value is not Model:
+                for name, field in value._meta.fields_map.items():
+                    assert ";" not in (field.description or ""), f"{value.__name__}.{name}"
+
+
+async def test_opening_our_context_leaves_tortoise_process_state_alone(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A host that configured naive datetimes and a router keeps both.
+    class HostRouter:
+        def db_for_read(self, model: object) -> None:
+            return None
+
+    monkeypatch.setenv("USE_TZ", "False")
+    monkeypatch.setenv("TIMEZONE", "Europe/Dublin")
+    monkeypatch.setattr(tortoise_router, "_routers", [HostRouter()])
+    routers_before = tortoise_router._routers
+
+    await migrate(make_settings(sqlite_url))
+    db = Database(make_settings(sqlite_url))
+    await db.open()
+    try:
+        assert os.environ["USE_TZ"] == "False"
+        assert os.environ["TIMEZONE"] == "Europe/Dublin"
+        assert tortoise_router._routers is routers_before
+    finally:
+        await db.close()
+
+
+async def test_our_context_is_never_left_current(sqlite_url: str) -> None:
+    from tortoise.context import get_current_context
+
+    before = get_current_context()
+    community = Community(make_settings(sqlite_url, migrate_on_start=True))
+    async with community.lifespan():
+        assert get_current_context() is before
+    assert get_current_context() is before
+
+
+async def test_sqlite_runs_with_secure_delete_and_wal(sqlite_url: str) -> None:
+    db = Database(make_settings(sqlite_url))
+    await db.open()
+    try:
+        with db.activate():
+            conn = db.connection()
+            assert (await conn.execute_query_dict("PRAGMA secure_delete"))[0]["secure_delete"] == 1
+            mode = (await conn.execute_query_dict("PRAGMA journal_mode"))[0]["journal_mode"]
+            assert mode == "wal"
+    finally:
+        await db.close()

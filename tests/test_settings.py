@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from alumni_community import ConfigurationError, Settings
+
+SECRET = "s" * 40
+
+
+def test_defaults_are_a_sqlite_file_and_an_in_memory_broker() -> None:
+    settings = Settings(secret_key=SECRET)
+    assert settings.database_url == "sqlite://community.sqlite3"
+    assert settings.database_engine == "sqlite"
+    assert settings.broker_url == "memory://"
+    assert settings.secure_cookies is True
+    assert settings.should_migrate_on_start is False
+
+
+def test_secret_key_is_required_outside_demo_mode() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings()
+    assert caught.value.field == "secret_key"
+    assert "secret_key" in str(caught.value)
+
+
+@pytest.mark.parametrize("secret", ["", "   ", "short"])
+def test_empty_or_short_secret_keys_are_refused(secret: str) -> None:
+    with pytest.raises(ConfigurationError, match="secret_key"):
+        Settings(secret_key=secret)
+
+
+def test_demo_mode_generates_a_secret_and_says_so_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="alumni_community"):
+        first, second = Settings(demo=True), Settings(demo=True)
+    assert first.secret_key and second.secret_key and first.secret_key != second.secret_key
+    assert any("DEMO MODE" in r.getMessage() for r in caplog.records)
+    assert first.secure_cookies is False
+    assert first.should_migrate_on_start is True
+
+
+def test_the_secret_key_is_not_in_the_repr() -> None:
+    assert SECRET not in repr(Settings(secret_key=SECRET))
+
+
+@pytest.mark.parametrize("url", ["mysql://db/x", "community.sqlite3", "redis://localhost/0"])
+def test_unknown_database_schemes_name_the_field(url: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings(secret_key=SECRET, database_url=url)
+    assert caught.value.field == "database_url"
+
+
+@pytest.mark.parametrize("url", ["postgres://localhost", "postgres://localhost/", "sqlite://"])
+def test_database_urls_must_name_a_database(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="database_url"):
+        Settings(secret_key=SECRET, database_url=url)
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "asyncpg"])
+def test_postgres_url_spellings_are_all_postgres(scheme: str) -> None:
+    settings = Settings(secret_key=SECRET, database_url=f"{scheme}://u@db.example/community")
+    assert settings.database_engine == "postgres"
+
+
+def test_unknown_broker_scheme_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="broker_url"):
+        Settings(secret_key=SECRET, broker_url="kafka://x")
+
+
+@pytest.mark.parametrize(
+    "origin", ["alumni.example.org", "https://alumni.example.org/", "ftp://x.org",
+               "https://alumni.example.org/path"]
+)
+def test_allowed_origins_must_be_bare_origins(origin: str) -> None:
+    with pytest.raises(ConfigurationError, match="allowed_origins"):
+        Settings(secret_key=SECRET, allowed_origins=[origin])
+
+
+def test_allowed_origins_given_as_a_list_become_a_tuple() -> None:
+    settings = Settings(secret_key=SECRET, allowed_origins=["https://a.example", "http://b:8000"])
+    assert settings.allowed_origins == ("https://a.example", "http://b:8000")
+
+
+def test_templates_dir_must_exist(tmp_path: object) -> None:
+    with pytest.raises(ConfigurationError, match="templates_dir"):
+        Settings(secret_key=SECRET, templates_dir="/nonexistent/templates")
+
+
+def test_from_env_reads_prefixed_variables() -> None:
+    settings = Settings.from_env(
+        environ={
+            "ALUMNI_COMMUNITY_SECRET_KEY": SECRET,
+            "ALUMNI_COMMUNITY_DATABASE_URL": "postgres://u@h/db",
+            "ALUMNI_COMMUNITY_COOKIE_SECURE": "false",
+            "ALUMNI_COMMUNITY_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+            "ALUMNI_COMMUNITY_MAX_BODY_BYTES": "4096",
+            "ALUMNI_COMMUNITY_SITE_NAME": "Friends of Hope",
+            "UNRELATED": "x",
+        }
+    )
+    assert settings.database_url == "postgres://u@h/db"
+    assert settings.cookie_secure is False
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.max_body_bytes == 4096
+    assert settings.site_name == "Friends of Hope"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), ("yes", True),
+                                               ("0", False), ("off", False)])
+def test_from_env_booleans(raw: str, expected: bool) -> None:
+    env = {"ALUMNI_COMMUNITY_DEMO": raw, "ALUMNI_COMMUNITY_SECRET_KEY": SECRET}
+    assert Settings.from_env(environ=env).demo is expected
+
+
+def test_from_env_refuses_a_misspelt_variable() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(environ={"ALUMNI_COMMUNITY_DATABSE_URL": "sqlite://x"})
+    assert "ALUMNI_COMMUNITY_DATABSE_URL" in str(caught.value)
+
+
+@pytest.mark.parametrize(("name", "raw"), [("DEMO", "maybe"), ("MAX_BODY_BYTES", "lots")])
+def test_from_env_refuses_unparseable_values(name: str, raw: str) -> None:
+    env = {f"ALUMNI_COMMUNITY_{name}": raw, "ALUMNI_COMMUNITY_SECRET_KEY": SECRET}
+    with pytest.raises(ConfigurationError, match=name.lower()):
+        Settings.from_env(environ=env)
+
+
+def test_keyword_overrides_win_over_the_environment() -> None:
+    env = {"ALUMNI_COMMUNITY_SECRET_KEY": SECRET, "ALUMNI_COMMUNITY_DATABASE_URL": "sqlite://a"}
+    assert Settings.from_env(environ=env, database_url="sqlite://b").database_url == "sqlite://b"
+
+
+def test_settings_are_immutable_and_replace_validates_again() -> None:
+    settings = Settings(secret_key=SECRET)
+    with pytest.raises(AttributeError):
+        settings.demo = True  # type: ignore[misc]
+    with pytest.raises(ConfigurationError):
+        settings.replace(database_url="oracle://x/y")
