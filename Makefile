@@ -22,6 +22,8 @@ demo: $(STAMP)
 	$(BIN)/alumni-community demo --port $${PORT:-8000}
 
 test: $(STAMP)
+	$(BIN)/ruff check alumni_community tests examples
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

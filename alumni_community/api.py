@@ -32,8 +32,12 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-@operation(summary="This API's OpenAPI 3.1 document", auth=False, tags=("meta",),
-           response={"type": "object"})
+@operation(
+    summary="This API's OpenAPI 3.1 document",
+    auth=False,
+    tags=("meta",),
+    response={"type": "object"},
+)
 async def openapi(request: Request) -> Response:
     server = request.scope.get("app_root_path", "") + "/api/v1"
     return JSONResponse(

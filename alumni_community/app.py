@@ -45,6 +45,7 @@ def mount_path(scope: Scope) -> str:
     """
     return scope.get("app_root_path", scope.get("root_path", "")) or "/"
 
+
 logger = logging.getLogger("alumni_community")
 
 

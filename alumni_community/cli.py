@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .db import make_migrations, migrate
@@ -50,16 +51,21 @@ def _parser() -> argparse.ArgumentParser:
         "--database-url",
         help="database to use (default: $ALUMNI_COMMUNITY_DATABASE_URL or the settings default)",
     )
+    # The option is accepted after the command too (`migrate --database-url ...`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database-url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
-        "demo", help="run the example host with a seeded community on SQLite"
+        "demo", parents=[common], help="run the example host with a seeded community on SQLite"
     )
     demo.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     demo.add_argument("--port", type=int, default=8000)
     demo.set_defaults(run=_demo)
 
-    mig = commands.add_parser("migrate", help="bring the database schema up to date")
+    mig = commands.add_parser(
+        "migrate", parents=[common], help="bring the database schema up to date"
+    )
     mig.set_defaults(run=_migrate)
 
     make = commands.add_parser(
@@ -70,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     if args.database_url:
         overrides["database_url"] = args.database_url
     return Settings.from_env(**overrides)

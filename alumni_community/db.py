@@ -27,11 +27,11 @@ recorded in our own ``ac_migrations`` table.
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 import contextvars
 import logging
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -39,12 +39,11 @@ from urllib.parse import parse_qsl, urlsplit
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext, _current_context
+from tortoise.exceptions import OperationalError
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.migrations.recorder import MigrationRecorder
 from tortoise.router import router as _tortoise_router
 from tortoise.timezone import _reset_timezone_cache
-
-from tortoise.exceptions import OperationalError
 
 from .errors import ConfigurationError, SchemaNotReady
 from .settings import Settings
@@ -95,7 +94,7 @@ SQLITE_PRAGMAS: dict[str, Any] = {
 def tortoise_config(settings: Settings) -> dict[str, Any]:
     """The Tortoise configuration for our one app and one connection."""
     url = settings.database_url
-    scheme, rest = url.split("://", 1)
+    rest = url.split("://", 1)[1]
     if settings.database_engine == "postgres":
         url = "postgres://" + rest
         parts = urlsplit(url)
@@ -291,7 +290,7 @@ async def _init_isolated(ctx: TortoiseContext, config: dict[str, Any]) -> None:
             else:
                 os.environ[key] = value
         _reset_timezone_cache()
-        _tortoise_router._routers = saved_routers
+        _tortoise_router._routers = saved_routers  # type: ignore[assignment]
 
 
 class _Executor(MigrationExecutor):

@@ -10,8 +10,12 @@ DEMO_ROOMS = [
     ("welcome", "Welcome", "Introduce yourself and meet others.", Moderation.STANDARD),
     ("daily-reflections", "Daily reflections", "A thought for today.", Moderation.STANDARD),
     ("service", "Service", "Ways to give back, and people to do it with.", Moderation.STANDARD),
-    ("hard-days", "Hard days", "When it is hard. Every post is read by a moderator first.",
-     Moderation.PREMODERATED),
+    (
+        "hard-days",
+        "Hard days",
+        "When it is hard. Every post is read by a moderator first.",
+        Moderation.PREMODERATED,
+    ),
 ]
 
 

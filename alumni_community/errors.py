@@ -109,9 +109,7 @@ class ValidationFailed(CommunityError):
     code = "validation_failed"
     title = "Some fields are not valid"
 
-    def __init__(
-        self, errors: Mapping[str, Sequence[str]], detail: str | None = None
-    ) -> None:
+    def __init__(self, errors: Mapping[str, Sequence[str]], detail: str | None = None) -> None:
         self.errors = {field: list(messages) for field, messages in errors.items()}
         super().__init__(detail or "Check the fields listed in errors.")
 

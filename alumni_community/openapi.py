@@ -126,7 +126,10 @@ def _operation(route: Route, op: Operation) -> dict[str, Any]:
     body["responses"][str(op.status)] = success
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for status in sorted({*op.errors, *((401,) if op.auth else ()), 500}):
-        body["responses"][str(status)] = {"description": _REASONS.get(status, "error"), "content": problem}
+        body["responses"][str(status)] = {
+            "description": _REASONS.get(status, "error"),
+            "content": problem,
+        }
     body["security"] = [{"session": []}] if op.auth else []
     return body
 

@@ -48,7 +48,8 @@ def _wants_html(scope: Scope) -> bool:
 
 
 def _api_prefix(scope: Scope) -> str:
-    return scope.get("app_root_path", scope.get("root_path", "")) + "/api/"
+    root: str = scope.get("app_root_path", scope.get("root_path", ""))
+    return root + "/api/"
 
 
 def _error_response(scope: Scope, error: CommunityError, ref: str | None = None) -> Response:
@@ -117,4 +118,3 @@ class ErrorMiddleware:
 def _route_of(scope: Scope) -> str:
     route = scope.get("route")
     return getattr(route, "path", None) or "(unrouted)"
-

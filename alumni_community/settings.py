@@ -107,12 +107,13 @@ class Settings:
         if scheme not in DATABASE_SCHEMES:
             raise ConfigurationError(
                 "database_url",
-                f"unknown database scheme {scheme!r}; use sqlite://PATH or "
-                "postgres://USER@HOST/DB",
+                f"unknown database scheme {scheme!r}; use sqlite://PATH or postgres://USER@HOST/DB",
             )
         if scheme != "sqlite":
             if not urlsplit(self.database_url).path.strip("/"):
-                raise ConfigurationError("database_url", "name the database: postgres://HOST/DBNAME")
+                raise ConfigurationError(
+                    "database_url", "name the database: postgres://HOST/DBNAME"
+                )
         elif not self.database_url[len("sqlite://") :]:
             raise ConfigurationError("database_url", "give a file: sqlite://community.sqlite3")
 
@@ -237,4 +238,3 @@ def _parse(name: str, f: dataclasses.Field[Any], raw: str) -> Any:
         except ValueError:
             raise ConfigurationError(name, f"expected a whole number, got {raw!r}") from None
     return raw or None if "None" in kind else raw
-

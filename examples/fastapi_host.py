@@ -41,8 +41,9 @@ def create_app(settings: Settings | None = None, host_database_url: str | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
-            RegisterTortoise(app, db_url=host_db, modules={"host": [__name__]},
-                             generate_schemas=True),
+            RegisterTortoise(
+                app, db_url=host_db, modules={"host": [__name__]}, generate_schemas=True
+            ),
             community.lifespan(app),
         ):
             yield

@@ -56,9 +56,7 @@ async def visits(request: Request) -> JSONResponse:
     return JSONResponse({"visits": await Visit.all().count()})
 
 
-def create_app(
-    settings: Settings | None = None, host_database_url: str | None = None
-) -> Starlette:
+def create_app(settings: Settings | None = None, host_database_url: str | None = None) -> Starlette:
     """The host: its own page and database, and the community at /community."""
     community = Community(settings or Settings.from_env())
     host_db = host_database_url or os.environ.get("HOST_DATABASE_URL", "sqlite://host.sqlite3")
@@ -67,8 +65,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The host's ORM and the community start and stop side by side.
         async with (
-            RegisterTortoise(app, db_url=host_db, modules={"host": [__name__]},
-                             generate_schemas=True),
+            RegisterTortoise(
+                app, db_url=host_db, modules={"host": [__name__]}, generate_schemas=True
+            ),
             community.lifespan(app),
         ):
             yield

@@ -90,24 +90,51 @@ def postgres_server() -> Iterator[PostgresServer]:
         run_as = ["runuser", "-u", "postgres", "--"]
     port = free_port()
     subprocess.run(
-        [*run_as, initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-         "--no-sync", "--no-instructions"],
-        check=True, capture_output=True,
+        [
+            *run_as,
+            initdb,
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ],
+        check=True,
+        capture_output=True,
     )
     options = (
         f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
     subprocess.run(
-        [*run_as, pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
-         "-t", "60", "start"],
-        check=True, capture_output=True,
+        [
+            *run_as,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
     try:
         yield PostgresServer(host="127.0.0.1", port=port)
     finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -182,8 +209,14 @@ def serve(app: Any, *, lifespan: str = "on") -> Iterator[str]:
     import uvicorn
 
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan=lifespan,
-                            log_level="warning", ws="websockets-sansio")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan=lifespan,
+        log_level="warning",
+        ws="websockets-sansio",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -211,8 +244,9 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wait_for_http(url: str, process: subprocess.Popen[Any] | None = None,
-                  timeout: float = 60) -> None:
+def wait_for_http(
+    url: str, process: subprocess.Popen[Any] | None = None, timeout: float = 60
+) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -225,4 +259,3 @@ def wait_for_http(url: str, process: subprocess.Popen[Any] | None = None,
         except httpx.TransportError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout} s")
-

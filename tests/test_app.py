@@ -53,7 +53,9 @@ async def test_openapi_is_served_under_the_mount_and_names_its_server(
     assert {"/health", "/openapi.json"} <= doc["paths"].keys()
 
 
-async def test_an_unknown_path_is_a_problem_document(mounted: tuple[httpx.AsyncClient, str]) -> None:
+async def test_an_unknown_path_is_a_problem_document(
+    mounted: tuple[httpx.AsyncClient, str],
+) -> None:
     client, prefix = mounted
     for path in (f"{prefix}/api/v1/nothing-here", f"{prefix}/nothing-here"):
         response = await client.get(path)
@@ -101,7 +103,9 @@ async def test_page_links_follow_the_mount(mounted: tuple[httpx.AsyncClient, str
         assert (await client.get(link)).status_code == 200, link
 
 
-async def test_the_stylesheet_is_served_with_its_type(mounted: tuple[httpx.AsyncClient, str]) -> None:
+async def test_the_stylesheet_is_served_with_its_type(
+    mounted: tuple[httpx.AsyncClient, str],
+) -> None:
     client, prefix = mounted
     css = await client.get(f"{prefix}/static/community.css")
     assert css.headers["content-type"].startswith("text/css")
@@ -225,7 +229,9 @@ async def test_bad_bodies_get_clear_problems(
 ) -> None:
     transport = httpx.ASGITransport(app=body_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        response = await client.post("/echo", content=content, headers={"content-type": content_type})
+        response = await client.post(
+            "/echo", content=content, headers={"content-type": content_type}
+        )
     assert response.status_code == status
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["code"] == code
@@ -238,8 +244,9 @@ async def test_an_oversized_chunked_body_is_refused_without_a_content_length() -
 
     transport = httpx.ASGITransport(app=body_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        response = await client.post("/echo", content=chunks(),
-                                     headers={"content-type": "application/json"})
+        response = await client.post(
+            "/echo", content=chunks(), headers={"content-type": "application/json"}
+        )
     assert response.status_code == 413
 
 
@@ -263,4 +270,3 @@ def test_every_api_route_is_in_the_openapi_document() -> None:
     }
     assert declared == routed
     json.dumps(doc)  # serialisable as it is served
-

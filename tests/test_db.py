@@ -7,7 +7,7 @@ import os
 import pytest
 from tortoise.router import router as tortoise_router
 
-from alumni_community import Community, SchemaNotReady
+from alumni_community import Community, ConfigurationError, SchemaNotReady
 from alumni_community.db import (
     MODEL_MODULES,
     Database,
@@ -26,7 +26,9 @@ async def _tables(db: Database) -> set[str]:
     with db.activate():
         conn = db.connection()
         if db.settings.database_engine == "sqlite":
-            rows = await conn.execute_query_dict("SELECT name FROM sqlite_master WHERE type='table'")
+            rows = await conn.execute_query_dict(
+                "SELECT name FROM sqlite_master WHERE type='table'"
+            )
             return {r["name"] for r in rows}
         rows = await conn.execute_query_dict(
             "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
@@ -145,3 +147,20 @@ async def test_sqlite_runs_with_secure_delete_and_wal(sqlite_url: str) -> None:
             assert mode == "wal"
     finally:
         await db.close()
+
+
+@pytest.mark.postgres
+async def test_one_process_serves_one_database_engine_at_a_time(
+    sqlite_url: str, postgres_url: str
+) -> None:
+    sqlite_db = Database(make_settings(sqlite_url))
+    await sqlite_db.open()
+    try:
+        with pytest.raises(ConfigurationError, match="one database engine"):
+            await Database(make_settings(postgres_url)).open()
+    finally:
+        await sqlite_db.close()
+    # Once the SQLite community is closed, PostgreSQL may open.
+    postgres_db = Database(make_settings(postgres_url))
+    await postgres_db.open()
+    await postgres_db.close()

@@ -69,8 +69,13 @@ def test_unknown_broker_scheme_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "origin", ["alumni.example.org", "https://alumni.example.org/", "ftp://x.org",
-               "https://alumni.example.org/path"]
+    "origin",
+    [
+        "alumni.example.org",
+        "https://alumni.example.org/",
+        "ftp://x.org",
+        "https://alumni.example.org/path",
+    ],
 )
 def test_allowed_origins_must_be_bare_origins(origin: str) -> None:
     with pytest.raises(ConfigurationError, match="allowed_origins"):
@@ -106,8 +111,9 @@ def test_from_env_reads_prefixed_variables() -> None:
     assert settings.site_name == "Friends of Hope"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), ("yes", True),
-                                               ("0", False), ("off", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("TRUE", True), ("yes", True), ("0", False), ("off", False)]
+)
 def test_from_env_booleans(raw: str, expected: bool) -> None:
     env = {"ALUMNI_COMMUNITY_DEMO": raw, "ALUMNI_COMMUNITY_SECRET_KEY": SECRET}
     assert Settings.from_env(environ=env).demo is expected

@@ -1,25 +1,45 @@
-from tortoise import migrations
+from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
+
 from alumni_community.rooms.models import Moderation, Visibility
-from tortoise import fields
+
 
 class Migration(migrations.Migration):
     initial = True
 
     operations = [
         ops.CreateModel(
-            name='Room',
+            name="Room",
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('slug', fields.CharField(unique=True, max_length=64)),
-                ('name', fields.CharField(max_length=120)),
-                ('description', fields.TextField(default='', unique=False)),
-                ('visibility', fields.CharEnumField(default=Visibility.PUBLIC, description='PUBLIC: public\nPRIVATE: private', enum_type=Visibility, max_length=16)),
-                ('moderation', fields.CharEnumField(default=Moderation.STANDARD, description='STANDARD: standard\nPREMODERATED: premoderated', enum_type=Moderation, max_length=16)),
-                ('position', fields.IntField(default=0)),
-                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                (
+                    "id",
+                    fields.IntField(generated=True, primary_key=True, unique=True, db_index=True),
+                ),
+                ("slug", fields.CharField(unique=True, max_length=64)),
+                ("name", fields.CharField(max_length=120)),
+                ("description", fields.TextField(default="", unique=False)),
+                (
+                    "visibility",
+                    fields.CharEnumField(
+                        default=Visibility.PUBLIC,
+                        description="PUBLIC: public\nPRIVATE: private",
+                        enum_type=Visibility,
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "moderation",
+                    fields.CharEnumField(
+                        default=Moderation.STANDARD,
+                        description="STANDARD: standard\nPREMODERATED: premoderated",
+                        enum_type=Moderation,
+                        max_length=16,
+                    ),
+                ),
+                ("position", fields.IntField(default=0)),
+                ("created_at", fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'ac_room', 'app': 'alumni_community', 'pk_attr': 'id'},
-            bases=['Model'],
+            options={"table": "ac_room", "app": "alumni_community", "pk_attr": "id"},
+            bases=["Model"],
         ),
     ]

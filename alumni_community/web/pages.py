@@ -13,9 +13,7 @@ __all__ = ["routes"]
 
 
 async def index(request: Request) -> Response:
-    return render(
-        request, "community/index.html", {"room_count": await rooms.count_public_rooms()}
-    )
+    return render(request, "community/index.html", {"room_count": await rooms.count_public_rooms()})
 
 
 routes = [Route("/", index, methods=["GET"], name="page:index")]

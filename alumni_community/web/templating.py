@@ -43,7 +43,9 @@ def _url_path_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
     return str(request.url_for(name, **params).path)
 
 
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
