@@ -17,7 +17,7 @@ from starlette.routing import Mount
 from alumni_community import Community
 from alumni_community.db import migrate
 
-from .conftest import SECRET, free_port, make_settings, subprocess_env, wait_for_http
+from .conftest import SECRET, free_port, make_settings, serve, subprocess_env, wait_for_http
 
 pytestmark = pytest.mark.anyio
 
@@ -115,3 +115,16 @@ def test_a_forgotten_lifespan_still_serves_and_the_process_still_exits(tmp_path:
         output = _stop(process)
     assert "not started by a lifespan" in output
     assert not (tmp_path / "community.sqlite3-wal").exists()
+
+
+async def test_served_directly_the_community_runs_its_own_lifespan(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    community = Community(make_settings(sqlite_url, migrate_on_start=True))
+    with caplog.at_level(logging.INFO, logger="alumni_community"), serve(community) as base:
+        assert community.database.is_open  # opened by the lifespan, before any request
+        async with httpx.AsyncClient(base_url=base) as client:
+            assert (await client.get("/api/v1/health")).json() == {"status": "ok"}
+            assert (await client.get("/")).status_code == 200
+    assert not community.database.is_open
+    assert not any("not started by a lifespan" in r.getMessage() for r in caplog.records)
