@@ -35,16 +35,7 @@ from .settings import Settings
 from .web import pages
 from .web.templating import make_templates
 
-__all__ = ["Community", "mount_path"]
-
-
-def mount_path(scope: Scope) -> str:
-    """Where the community is mounted: "/community", or "/" at the root.
-
-    Cookies are scoped to it, so the host's other pages never receive them.
-    """
-    return scope.get("app_root_path", scope.get("root_path", "")) or "/"
-
+__all__ = ["Community"]
 
 logger = logging.getLogger("alumni_community")
 

@@ -32,7 +32,7 @@ import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -219,19 +219,21 @@ class Database:
 
 async def migrate(settings: Settings) -> list[str]:
     """Bring the schema up to date in a throwaway context; return what was applied."""
-    db = Database(settings)
-    await db.open()
-    try:
-        return await db.migrate()
-    finally:
-        await db.close()
+    return await _once(settings, Database.migrate)
 
 
 async def pending_migrations(settings: Settings) -> list[str]:
+    """Migrations not yet applied, checked in a throwaway context (writes nothing)."""
+    return await _once(settings, Database.pending_migrations)
+
+
+async def _once(
+    settings: Settings, action: Callable[[Database], Awaitable[list[str]]]
+) -> list[str]:
     db = Database(settings)
     await db.open()
     try:
-        return await db.pending_migrations()
+        return await action(db)
     finally:
         await db.close()
 

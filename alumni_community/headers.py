@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .paths import is_api_request
+
 __all__ = ["CONTENT_SECURITY_POLICY", "SecurityHeadersMiddleware"]
 
 #: Scripts and styles only from our own static files (no inline code, so an
@@ -50,8 +52,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        root = scope.get("app_root_path", scope.get("root_path", ""))
-        is_api = scope["path"].startswith(root + "/api/")
+        is_api = is_api_request(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

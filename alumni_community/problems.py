@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import BadRequest, CommunityError, MethodNotAllowed, NotFound, PayloadTooLarge
+from .paths import is_api_request
 
 __all__ = ["ErrorMiddleware", "ProblemResponse", "http_exception_handler", "problem_response"]
 
@@ -41,15 +42,10 @@ def problem_response(error: CommunityError, *, ref: str | None = None) -> Respon
 
 def _wants_html(scope: Scope) -> bool:
     """Browsers asking for a page get an HTML error page; API clients never do."""
-    if scope["type"] != "http" or scope.get("path", "").startswith(_api_prefix(scope)):
+    if scope["type"] != "http" or is_api_request(scope):
         return False
     accept = Headers(scope=scope).get("accept", "")
     return "text/html" in accept
-
-
-def _api_prefix(scope: Scope) -> str:
-    root: str = scope.get("app_root_path", scope.get("root_path", ""))
-    return root + "/api/"
 
 
 def _error_response(scope: Scope, error: CommunityError, ref: str | None = None) -> Response:

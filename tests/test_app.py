@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from alumni_community import Community
-from alumni_community.app import mount_path
+from alumni_community.paths import mount_path
 from alumni_community.problems import ErrorMiddleware
 from alumni_community.requests import read_json
 
