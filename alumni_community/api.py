@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .errors import ServiceUnavailable
+from .identity import api as identity_api
 from .openapi import document, operation
 
 __all__ = ["routes"]
@@ -48,4 +49,5 @@ async def openapi(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/health", health, methods=["GET"], name="api:health"),
     Route("/openapi.json", openapi, methods=["GET"], name="api:openapi"),
+    *identity_api.routes,
 ]

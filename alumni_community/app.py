@@ -8,8 +8,10 @@
 
 Starlette does not run a mounted app's lifespan, so the host composes
 ``community.lifespan`` into its own. If it forgets, the first request starts
-the community (once, under a lock) and a warning says so; nothing is closed
-at exit then, which is why composing the lifespan is the documented way.
+the community (once, under a lock) and a warning says so; then nothing closes
+the database cleanly at shutdown (SQLite's worker threads are only stopped
+as the interpreter exits), which is why composing the lifespan is the
+documented way.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import api
 from .db import Database
 from .headers import SecurityHeadersMiddleware
-from .problems import ErrorMiddleware, http_exception_handler
+from .identity.edge import AuthMiddleware
+from .identity.service import Accounts
+from .errors import CommunityError
+from .problems import ErrorMiddleware, community_error_handler, http_exception_handler
 from .settings import Settings
 from .web import pages
 from .web.templating import make_templates
@@ -51,6 +56,7 @@ class Community:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else Settings.from_env()
         self.database = Database(self.settings)
+        self.accounts = Accounts(self.settings)
         self._started = False
         self._lazily_started = False
         self._start_lock = asyncio.Lock()
@@ -97,6 +103,7 @@ class Community:
             if not self._started:
                 return
             self._started = False
+            self.accounts.close()
             await self.database.close()
             logger.info("community stopped")
 
@@ -147,8 +154,12 @@ class Community:
                 Middleware(SecurityHeadersMiddleware),
                 Middleware(ErrorMiddleware),
                 Middleware(_StartedMiddleware, community=self),
+                Middleware(AuthMiddleware, accounts=self.accounts),
             ],
-            exception_handlers={HTTPException: http_exception_handler},
+            exception_handlers={
+                HTTPException: http_exception_handler,
+                CommunityError: community_error_handler,
+            },
             lifespan=lambda _app: self.lifespan(),
         )
         self._router = app.router

@@ -106,12 +106,13 @@ def _demo(args: argparse.Namespace) -> int:
     import uvicorn
 
     Path(DEMO_DIR).mkdir(exist_ok=True)
+    # The demo never reads a real community's database from the environment:
+    # it uses its own files unless --database-url names one explicitly.
     os.environ["ALUMNI_COMMUNITY_DEMO"] = "true"
-    os.environ.setdefault(
-        "ALUMNI_COMMUNITY_DATABASE_URL",
-        args.database_url or f"sqlite://{DEMO_DIR}/community.sqlite3",
+    os.environ["ALUMNI_COMMUNITY_DATABASE_URL"] = (
+        args.database_url or f"sqlite://{DEMO_DIR}/community.sqlite3"
     )
-    os.environ.setdefault("HOST_DATABASE_URL", f"sqlite://{DEMO_DIR}/host.sqlite3")
+    os.environ["HOST_DATABASE_URL"] = f"sqlite://{DEMO_DIR}/host.sqlite3"
     from ._demo_host import create_app
 
     app = create_app()  # configured from the environment set above

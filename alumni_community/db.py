@@ -6,9 +6,13 @@ contextvar, with an optional process-wide fallback that hosts enable through
 ``RegisterTortoise``. So this module, and only this module, touches that
 machinery:
 
-- ``Database`` owns one ``TortoiseContext`` with its own app label and
-  connection name (both ``alumni_community``); our tables are named
-  explicitly with an ``ac_`` prefix, so they never collide with a host's.
+- ``Database`` owns one ``TortoiseContext`` with its own app label
+  (``alumni_community``) and connection name (``alumni_community_<engine>``);
+  our tables are named explicitly with an ``ac_`` prefix, so they never
+  collide with a host's.
+- Tortoise builds each model's base query for one SQL dialect on the model
+  class itself, so one process serves communities on one engine at a time
+  (``open()`` refuses a second engine with a clear error).
 - It never calls ``Tortoise.init()`` and never claims the global fallback.
 - ``Database.activate()`` makes our context current for one ASGI call (or
   one task) by setting the contextvar and resetting it with the token it
@@ -34,7 +38,6 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
@@ -67,12 +70,17 @@ APP_LABEL = "alumni_community"
 CONNECTION_NAMES = {"sqlite": "alumni_community_sqlite", "postgres": "alumni_community_postgres"}
 MIGRATIONS_MODULE = "alumni_community.migrations"
 MIGRATIONS_TABLE = "ac_migrations"
+#: PostgreSQL advisory lock key held while migrating ("ac_mig" in ASCII).
+MIGRATION_LOCK_ID = 0x61635F6D6967
 
 #: How many Database objects are open, per engine, in this process.
 _open_engines: Counter[str] = Counter()
 
 #: Every module that defines models. New domains add theirs here.
-MODEL_MODULES: tuple[str, ...] = ("alumni_community.rooms.models",)
+MODEL_MODULES: tuple[str, ...] = (
+    "alumni_community.identity.models",
+    "alumni_community.rooms.models",
+)
 
 #: SQLite pragmas, on every connection.
 SQLITE_PRAGMAS: dict[str, Any] = {
@@ -97,9 +105,6 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     rest = url.split("://", 1)[1]
     if settings.database_engine == "postgres":
         url = "postgres://" + rest
-        parts = urlsplit(url)
-        if not parts.hostname and "host" not in dict(parse_qsl(parts.query)):
-            raise ConfigurationError("database_url", "name the PostgreSQL host")
     connection = expand_db_url(url)
     if settings.database_engine == "sqlite":
         connection["credentials"].update(SQLITE_PRAGMAS)
@@ -334,7 +339,18 @@ async def _apply(connection: BaseDBAsyncClient, engine: str) -> list[str]:
         if event == "apply_done":
             applied.append(name)
 
-    await _Executor(connection, engine).migrate(progress=progress)
+    if engine == "postgres":
+        # Several processes starting with migrate_on_start must not migrate
+        # at once: the first holds a session-level advisory lock, the others
+        # wait for it and then find nothing left to apply.
+        async with connection.acquire_connection() as lock:
+            await lock.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+            try:
+                await _Executor(connection, engine).migrate(progress=progress)
+            finally:
+                await lock.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+    else:
+        await _Executor(connection, engine).migrate(progress=progress)
     return applied
 
 

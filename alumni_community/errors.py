@@ -13,7 +13,11 @@ The tree::
     ├── BadRequest                      400 bad_request
     ├── ValidationFailed                422 validation_failed  (+ errors per field)
     ├── NotAuthenticated                401 not_authenticated
+    │   ├── InvalidCredentials          401 invalid_credentials
+    │   └── HandleNeeded                401 handle_needed     (host user with no handle yet)
     ├── Forbidden                       403 forbidden
+    │   ├── CsrfFailed                  403 csrf_failed
+    │   └── AccountInactive             403 account_inactive
     ├── NotFound                        404 not_found
     ├── MethodNotAllowed                405 method_not_allowed
     ├── Conflict                        409 conflict
@@ -32,11 +36,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 __all__ = [
+    "AccountInactive",
     "BadRequest",
     "CommunityError",
     "ConfigurationError",
     "Conflict",
+    "CsrfFailed",
     "Forbidden",
+    "HandleNeeded",
+    "InvalidCredentials",
     "MethodNotAllowed",
     "NotAuthenticated",
     "NotFound",
@@ -123,10 +131,36 @@ class NotAuthenticated(CommunityError):
     title = "Sign in first"
 
 
+class InvalidCredentials(NotAuthenticated):
+    """Wrong handle or password: one message for both, so handles cannot be probed."""
+
+    code = "invalid_credentials"
+    title = "Handle or password is wrong"
+
+
+class HandleNeeded(NotAuthenticated):
+    """Signed in on the host site, but no handle chosen here yet."""
+
+    code = "handle_needed"
+    title = "Choose a handle first"
+
+
 class Forbidden(CommunityError):
     status = 403
     code = "forbidden"
     title = "Not allowed"
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+    title = "Missing or wrong CSRF token"
+
+
+class AccountInactive(Forbidden):
+    """Suspended or banned: the member may not sign in (until ``until``, if set)."""
+
+    code = "account_inactive"
+    title = "This account cannot sign in"
 
 
 class NotFound(CommunityError):

@@ -22,7 +22,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import BadRequest, CommunityError, MethodNotAllowed, NotFound, PayloadTooLarge
 from .paths import is_api_request
 
-__all__ = ["ErrorMiddleware", "ProblemResponse", "http_exception_handler", "problem_response"]
+__all__ = [
+    "ErrorMiddleware",
+    "ProblemResponse",
+    "community_error_handler",
+    "http_exception_handler",
+    "problem_response",
+]
 
 logger = logging.getLogger("alumni_community")
 
@@ -70,6 +76,13 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     else:
         error = BadRequest()
     return _error_response(request.scope, error)
+
+
+async def community_error_handler(request: Request, exc: Exception) -> Response:
+    """Errors raised by endpoints become responses inside the middleware stack,
+    so what middleware adds on the way out (cookies, headers) is still added."""
+    assert isinstance(exc, CommunityError)
+    return _error_response(request.scope, exc)
 
 
 class ErrorMiddleware:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from .errors import BadRequest, PayloadTooLarge, ValidationFailed
 
-__all__ = ["read_json"]
+__all__ = ["read_json", "string_fields"]
 
 
 async def read_json(request: Request, *, max_bytes: int) -> dict[str, Any]:
@@ -39,3 +39,24 @@ async def read_json(request: Request, *, max_bytes: int) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationFailed({"body": ["must be a JSON object"]})
     return data
+
+
+def string_fields(data: dict[str, Any], *names: str, optional: tuple[str, ...] = ()) -> list[str]:
+    """The named fields as strings, or one ``ValidationFailed`` listing every problem.
+
+    Optional fields come back as "" when absent.
+    """
+    errors: dict[str, list[str]] = {}
+    values: list[str] = []
+    for name in (*names, *optional):
+        value = data.get(name)
+        if value is None and name in optional:
+            values.append("")
+        elif not isinstance(value, str) or (name in names and value == ""):
+            errors[name] = ["is required" if value in (None, "") else "must be text"]
+            values.append("")
+        else:
+            values.append(value)
+    if errors:
+        raise ValidationFailed(errors)
+    return values

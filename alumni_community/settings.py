@@ -12,8 +12,9 @@ import dataclasses
 import logging
 import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
 
-__all__ = ["Settings"]
+__all__ = ["Limit", "Settings"]
 
 logger = logging.getLogger("alumni_community")
 
@@ -43,7 +44,25 @@ MIN_SECRET_KEY_LENGTH = 32
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
-HostIdentity = Callable[["HTTPConnection"], "str | None"]
+HostIdentity = Callable[["HTTPConnection"], "str | None | Awaitable[str | None]"]
+HostRole = Callable[["HTTPConnection"], "str | None | Awaitable[str | None]"]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``count`` events per ``seconds``; written ``"COUNT/SECONDS"`` in the environment."""
+
+    count: int
+    seconds: int
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or self.seconds < 1:
+            raise ValueError("a limit needs a positive count and window")
+
+    @classmethod
+    def parse(cls, text: str) -> Limit:
+        count, _, seconds = text.partition("/")
+        return cls(int(count), int(seconds))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +117,40 @@ class Settings:
     #: ``scope["user"]`` from AuthenticationMiddleware.
     host_identity: HostIdentity | None = dataclasses.field(default=None, compare=False)
 
+    #: Who the host says this user is, in the host's own terms: takes the
+    #: request, returns "member", "moderator", "admin" or None (leave as is).
+    #: Applied each time a host user signs in through the bridge.
+    host_role: HostRole | None = dataclasses.field(default=None, compare=False)
+
+    #: A session ends after this many seconds without a request (14 days:
+    #: members drop in weekly; a fortnight of silence is worth a new login).
+    session_idle_seconds: int = 14 * 24 * 3600
+
+    #: ...and this many seconds after sign-in whatever its activity (60 days),
+    #: so a stolen cookie does not live for ever.
+    session_max_seconds: int = 60 * 24 * 3600
+
+    #: Failed logins per handle (5 in 30 minutes): slows guessing one member's
+    #: password to a crawl while a person who mistypes is barely delayed.
+    login_limit_per_handle: Limit = Limit(5, 30 * 60)
+
+    #: Failed logins per client address (20 in 10 minutes): one address
+    #: trying many handles. Addresses are counted in memory, never stored.
+    login_limit_per_ip: Limit = Limit(20, 10 * 60)
+
+    #: Accounts created per client address (5 an hour): a person makes one,
+    #: a script makes hundreds.
+    signup_limit_per_ip: Limit = Limit(5, 60 * 60)
+
+    #: Threads hashing passwords at once. Each argon2id hash holds 64 MiB and
+    #: a core for ~0.1 s; more workers than cores only adds memory.
+    password_hash_workers: int = 2
+
+    #: The time, for tests that move it; None means the real UTC clock.
+    clock: Callable[[], datetime] | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
+
     #: Largest JSON request body in bytes. Posts are capped far below this; the
     #: limit only stops a client from making the server buffer megabytes.
     max_body_bytes: int = 256 * 1024
@@ -110,10 +163,13 @@ class Settings:
                 f"unknown database scheme {scheme!r}; use sqlite://PATH or postgres://USER@HOST/DB",
             )
         if scheme != "sqlite":
-            if not urlsplit(self.database_url).path.strip("/"):
+            parts = urlsplit(self.database_url)
+            if not parts.path.strip("/"):
                 raise ConfigurationError(
                     "database_url", "name the database: postgres://HOST/DBNAME"
                 )
+            if not parts.hostname and "host=" not in parts.query:
+                raise ConfigurationError("database_url", "name the host: postgres://HOST/DBNAME")
         elif not self.database_url[len("sqlite://") :]:
             raise ConfigurationError("database_url", "give a file: sqlite://community.sqlite3")
 
@@ -148,10 +204,21 @@ class Settings:
 
         if self.templates_dir is not None and not Path(self.templates_dir).is_dir():
             raise ConfigurationError("templates_dir", f"{self.templates_dir!r} is not a folder")
+        if not self.site_name.strip():
+            raise ConfigurationError("site_name", "must not be empty")
         if self.max_body_bytes < 1024:
             raise ConfigurationError("max_body_bytes", "must be at least 1024")
-        if self.host_identity is not None and not callable(self.host_identity):
-            raise ConfigurationError("host_identity", "must be a callable taking the request")
+        for name in ("host_identity", "host_role", "clock"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise ConfigurationError(name, "must be a callable")
+        for name in ("session_idle_seconds", "session_max_seconds", "password_hash_workers"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(name, "must be at least 1")
+        if self.session_idle_seconds > self.session_max_seconds:
+            raise ConfigurationError(
+                "session_idle_seconds", "must not be longer than session_max_seconds"
+            )
 
     # -- derived values ---------------------------------------------------
 
@@ -163,6 +230,10 @@ class Settings:
     @property
     def should_migrate_on_start(self) -> bool:
         return self.demo if self.migrate_on_start is None else self.migrate_on_start
+
+    def now(self) -> datetime:
+        """The current time, aware, in UTC."""
+        return self.clock() if self.clock is not None else datetime.now(UTC)
 
     @property
     def database_engine(self) -> str:
@@ -190,7 +261,8 @@ class Settings:
         name does not silently fall back to a default.
         """
         env = os.environ if environ is None else environ
-        known = {f.name: f for f in dataclasses.fields(cls) if f.name != "host_identity"}
+        callables = {"host_identity", "host_role", "clock"}
+        known = {f.name: f for f in dataclasses.fields(cls) if f.name not in callables}
         values: dict[str, Any] = {}
         for key, raw in env.items():
             if not key.startswith(prefix):
@@ -230,6 +302,11 @@ def _parse(name: str, f: dataclasses.Field[Any], raw: str) -> Any:
         if raw.strip().lower() in _FALSE:
             return False
         raise ConfigurationError(name, f"expected true or false, got {raw!r}")
+    if "Limit" in kind:
+        try:
+            return Limit.parse(raw)
+        except ValueError:
+            raise ConfigurationError(name, f"expected COUNT/SECONDS such as 5/1800, got {raw!r}") from None
     if "Sequence" in kind:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if kind == "int":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import logging
 import os
 import shutil
 import socket
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from alumni_community import Community, Settings
@@ -194,10 +196,14 @@ async def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 async def community(settings: Settings) -> AsyncIterator[Community]:
-    """A started community on a migrated database (SQLite and PostgreSQL)."""
+    """A started community on a migrated database (SQLite and PostgreSQL).
+
+    Its database context is current for the test, so the test can query models directly.
+    """
     community = Community(settings)
     async with community.lifespan():
-        yield community
+        with community.database.activate():
+            yield community
 
 
 # -- real servers --------------------------------------------------------------
@@ -259,3 +265,91 @@ def wait_for_http(
         except httpx.TransportError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+# -- privacy: planted values that must never leave the library ---------------------
+
+#: Values a test plants where the library could see them (the client's
+#: address, the host user's id and e-mail); none may appear in any response
+#: body, header or log line.
+PLANTED_IP = "203.0.113.77"
+PLANTED_HOST_ID = "host-user-planted-7781"
+PLANTED_EMAIL = "planted.person@example.org"
+PLANTED = (PLANTED_IP, PLANTED_HOST_ID, PLANTED_EMAIL)
+
+
+class LeakWatch:
+    """An ASGI wrapper that records everything sent back, to be searched for planted values."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.sent: list[bytes] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def recording(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.sent += [name + b": " + value for name, value in message.get("headers", [])]
+            elif message["type"] == "http.response.body":
+                self.sent.append(message.get("body", b""))
+            elif message["type"] == "websocket.send":
+                self.sent.append((message.get("text") or "").encode() + (message.get("bytes") or b""))
+            await send(message)
+
+        await self.app(scope, receive, recording)
+
+    def assert_clean(self) -> None:
+        everything = b"\n".join(self.sent)
+        for value in PLANTED:
+            assert value.encode() not in everything, f"planted {value!r} leaked into a response"
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = record.getMessage()
+        except Exception:
+            line = str(record.msg)
+        if record.exc_info:
+            line += "\n" + logging.Formatter().formatException(record.exc_info)
+        self.lines.append(line)
+
+
+@pytest.fixture(autouse=True)
+def no_planted_values_in_logs() -> Iterator[None]:
+    """Every test: no log line of any logger, at any level, names a planted value."""
+    handler = _LogCapture()
+    root = logging.getLogger()
+    ours = logging.getLogger("alumni_community")
+    previous = ours.level
+    ours.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        ours.setLevel(previous)
+    for line in handler.lines:
+        for value in PLANTED:
+            assert value not in line, f"planted {value!r} leaked into a log line: {line[:200]}"
+
+
+@pytest.fixture
+async def client(community: Community) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the community mounted at /community, calling from PLANTED_IP.
+
+    Everything the community sends back is checked for planted values at the end.
+    """
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    watch = LeakWatch(Starlette(routes=[Mount("/community", app=community)]))
+    transport = httpx.ASGITransport(app=watch, client=(PLANTED_IP, 40000))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver/community/api/v1"
+    ) as http:
+        yield http
+    watch.assert_clean()

@@ -28,6 +28,7 @@ def test_migrate_applies_once_then_reports_nothing_to_do(database_url: str) -> N
     first = cli("migrate", "--database-url", database_url, ALUMNI_COMMUNITY_SECRET_KEY=SECRET)
     assert first.returncode == 0, first.stderr
     assert "applied 0001_initial" in first.stdout
+    assert "applied 0002_identity" in first.stdout
     second = cli(
         "migrate", ALUMNI_COMMUNITY_DATABASE_URL=database_url, ALUMNI_COMMUNITY_SECRET_KEY=SECRET
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from tortoise.router import router as tortoise_router
@@ -21,6 +22,11 @@ from .conftest import make_settings
 
 pytestmark = pytest.mark.anyio
 
+ALL_MIGRATIONS = sorted(
+    path.stem
+    for path in (Path(__file__).parent.parent / "alumni_community" / "migrations").glob("0*.py")
+)
+
 
 async def _tables(db: Database) -> set[str]:
     with db.activate():
@@ -38,9 +44,9 @@ async def _tables(db: Database) -> set[str]:
 
 async def test_migrate_creates_the_schema_and_a_second_run_is_a_no_op(database_url: str) -> None:
     settings = make_settings(database_url)
-    assert await pending_migrations(settings) == ["0001_initial"]
+    assert await pending_migrations(settings) == ALL_MIGRATIONS
 
-    assert await migrate(settings) == ["0001_initial"]
+    assert await migrate(settings) == ALL_MIGRATIONS
     assert await migrate(settings) == []
     assert await pending_migrations(settings) == []
 
@@ -48,7 +54,7 @@ async def test_migrate_creates_the_schema_and_a_second_run_is_a_no_op(database_u
     await db.open()
     try:
         tables = await _tables(db)
-        assert {"ac_room", "ac_migrations"} <= tables
+        assert {"ac_room", "ac_member", "ac_session", "ac_migrations"} <= tables
         # Our tables only: nothing unprefixed, and not Tortoise's shared recorder table.
         assert all(t.startswith("ac_") for t in tables if not t.startswith("sqlite_")), tables
         with db.activate():
@@ -98,6 +104,7 @@ def test_no_model_field_comment_contains_a_semicolon() -> None:
         module = importlib.import_module(module_name)
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Model) and value is not Model:
+                assert ";" not in (value._meta.table_description or ""), value.__name__
                 for name, field in value._meta.fields_map.items():
                     assert ";" not in (field.description or ""), f"{value.__name__}.{name}"
 
@@ -164,3 +171,15 @@ async def test_one_process_serves_one_database_engine_at_a_time(
     postgres_db = Database(make_settings(postgres_url))
     await postgres_db.open()
     await postgres_db.close()
+
+
+@pytest.mark.postgres
+async def test_concurrent_migrations_on_postgres_apply_each_migration_once(
+    postgres_url: str,
+) -> None:
+    import asyncio
+
+    settings = make_settings(postgres_url)
+    results = await asyncio.gather(*[migrate(settings) for _ in range(3)])
+    assert sorted(results, key=len) == [[], [], ALL_MIGRATIONS]
+    assert await pending_migrations(settings) == []

@@ -143,3 +143,13 @@ def test_settings_are_immutable_and_replace_validates_again() -> None:
         settings.demo = True  # type: ignore[misc]
     with pytest.raises(ConfigurationError):
         settings.replace(database_url="oracle://x/y")
+
+
+def test_a_postgres_url_without_a_host_is_refused_at_construction() -> None:
+    with pytest.raises(ConfigurationError, match="host"):
+        Settings(secret_key=SECRET, database_url="postgresql:///community")
+
+
+def test_an_empty_site_name_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="site_name"):
+        Settings(secret_key=SECRET, site_name="  ")

@@ -1,0 +1,1 @@
+"""Members, handles, passwords, sessions, CSRF, the host bridge and recovery codes."""

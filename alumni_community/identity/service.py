@@ -1,0 +1,555 @@
+"""The rules of identity: sign-up, sign-in, sessions, recovery, the host bridge, export, erasure.
+
+No HTTP here. Edges pass in what they know of the request (the client
+address for throttling, a coarse client label) and get members and
+session tokens back. Client addresses are only ever keys of the in-memory
+limiter; nothing here writes one down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from ..content import render_markdown
+from ..errors import (
+    AccountInactive,
+    InvalidCredentials,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
+from ..ratelimit import MemoryLimiter
+from ..settings import Limit, Settings
+from . import handles, tokens
+from .models import LoginFailure, Member, MemberStatus, RecoveryCode, Role, Session
+from .passwords import MAX_BYTES, Hasher, PasswordError, check_policy
+
+__all__ = ["Accounts", "Authenticated", "SignedIn", "member_json"]
+
+RECOVERY_CODES = 10
+#: last_seen_at is written at most this often per session: often enough for
+#: idle expiry measured in days, rare enough not to write on every request.
+TOUCH_EVERY = dt.timedelta(minutes=1)
+MAX_BIO_CHARS = 2000
+ERASED_JOINED = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class SignedIn:
+    member: Member
+    session: Session
+    #: The cookie value; shown once, never stored.
+    token: str
+    recovery_codes: list[str] | None = None
+
+
+@dataclass
+class Authenticated:
+    member: Member
+    session: Session
+
+
+def member_json(member: Member) -> dict[str, Any]:
+    """A member as every other member may see them: handle, role, month joined."""
+    if member.status == MemberStatus.ERASED or member.handle is None:
+        return {"handle": None, "role": "member", "joined": None, "milestone": None}
+    return {
+        "handle": member.handle,
+        "role": str(member.role),
+        "joined": member.joined_at.strftime("%Y-%m"),
+        # Milestones are computed from the sobriety date once members can
+        # share them; until then nobody's is shown.
+        "milestone": None,
+    }
+
+
+class Accounts:
+    """Identity rules bound to one community's settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.hasher = Hasher(settings.password_hash_workers)
+        self.limiter = MemoryLimiter()
+
+    def close(self) -> None:
+        self.hasher.close()
+
+    # -- sign-up and sign-in ---------------------------------------------------
+
+    async def sign_up(self, handle: str, password: str, *, ip: str, client: str) -> SignedIn:
+        now = self.settings.now()
+        self._throttle_ip(f"signup:{ip}", self.settings.signup_limit_per_ip, now)
+        value = await self._available_handle(handle)
+        try:
+            check_policy(password, handle=value)
+        except PasswordError as error:
+            raise ValidationFailed({"password": [str(error)]}) from None
+        password_hash = await self.hasher.hash(password)
+        try:
+            async with in_transaction():
+                member = await Member.create(
+                    handle=value,
+                    handle_key=handles.key(value),
+                    handle_skeleton=handles.skeleton(value),
+                    joined_at=now,
+                    password_hash=password_hash,
+                )
+                codes = await self._replace_recovery_codes(member)
+                token, session = await self._new_session(member, client, via_host=False)
+        except IntegrityError:
+            # Someone took the handle between our check and our insert.
+            raise ValidationFailed({"handle": ["is taken"]}) from None
+        self.limiter.hit(f"signup:{ip}", self.settings.signup_limit_per_ip, now.timestamp())
+        return SignedIn(member, session, token, codes)
+
+    async def log_in(self, handle: str, password: str, *, ip: str, client: str) -> SignedIn:
+        now = self.settings.now()
+        key = handles.key(handle)[:64]
+        await self._throttle_login(key, ip, now)
+        member = await Member.get_or_none(handle_key=key)
+        stored = member.password_hash if member is not None else None
+        if len(password.encode("utf-8")) > MAX_BYTES:
+            ok = False  # never hash a megabyte; the answer is the same as a wrong password
+        else:
+            ok = await self.hasher.verify(stored, password)
+        if not ok or member is None or stored is None:
+            await self._record_failure(key, ip, now)
+            raise InvalidCredentials("The handle or the password is wrong.")
+        self._ensure_may_sign_in(member, now)
+        if self.hasher.needs_rehash(stored):
+            member.password_hash = await self.hasher.hash(password)
+            await member.save(update_fields=["password_hash"])
+        await LoginFailure.filter(handle_key=key).delete()
+        token, session = await self._new_session(member, client, via_host=False)
+        return SignedIn(member, session, token)
+
+    async def authenticate(self, token: str) -> Authenticated | None:
+        """The member and session a cookie token stands for, or None if it is dead."""
+        session = await Session.get_or_none(token_hash=tokens.hash_token(token)).select_related(
+            "member"
+        )
+        if session is None:
+            return None
+        now = self.settings.now()
+        idle = dt.timedelta(seconds=self.settings.session_idle_seconds)
+        member: Member = session.member
+        if (
+            session.expires_at <= now
+            or session.last_seen_at + idle <= now
+            or not self._may_sign_in(member, now)
+        ):
+            await Session.filter(id=session.id).delete()
+            return None
+        if now - session.last_seen_at >= TOUCH_EVERY:
+            session.last_seen_at = now
+            await Session.filter(id=session.id).update(last_seen_at=now)
+        return Authenticated(member, session)
+
+    async def log_out(self, session: Session) -> None:
+        await Session.filter(id=session.id).delete()
+
+    # -- sessions --------------------------------------------------------------
+
+    async def sessions(self, member: Member, current: Session) -> list[dict[str, Any]]:
+        rows = await Session.filter(member_id=member.id).order_by("-last_seen_at")
+        return [
+            {
+                "id": row.public_id,
+                "created_at": row.created_at.isoformat(),
+                "last_seen_at": row.last_seen_at.isoformat(),
+                "client": row.client,
+                "current": row.id == current.id,
+            }
+            for row in rows
+        ]
+
+    async def end_session(self, member: Member, public_id: str) -> None:
+        deleted = await Session.filter(member_id=member.id, public_id=public_id).delete()
+        if not deleted:
+            raise NotFound("No such session.")
+
+    async def end_other_sessions(self, member: Member, current: Session) -> int:
+        count: int = (
+            await Session.filter(member_id=member.id).exclude(id=current.id).delete()
+        )
+        return count
+
+    # -- passwords and recovery ------------------------------------------------
+
+    async def recover(
+        self, handle: str, code: str, new_password: str, *, ip: str, client: str
+    ) -> SignedIn:
+        """Reset the password with a recovery code; every other session ends."""
+        now = self.settings.now()
+        key = handles.key(handle)[:64]
+        await self._throttle_login(key, ip, now)
+        member = await Member.get_or_none(handle_key=key)
+        if member is not None:
+            try:
+                check_policy(new_password, handle=member.handle or "")
+            except PasswordError as error:
+                raise ValidationFailed({"new_password": [str(error)]}) from None
+        code_hash = tokens.recovery_code_hash(self._secret, code)
+        used = 0
+        if member is not None:
+            password_hash = await self.hasher.hash(new_password)
+            async with in_transaction():
+                # Conditional update: of two concurrent uses of one code, one wins.
+                used = await RecoveryCode.filter(
+                    member_id=member.id, code_hash=code_hash, used_at=None
+                ).update(used_at=now)
+                if used:
+                    await Member.filter(id=member.id).update(password_hash=password_hash)
+                    await Session.filter(member_id=member.id).delete()
+        if member is None or not used:
+            await self._record_failure(key, ip, now)
+            raise InvalidCredentials("The handle or the recovery code is wrong.")
+        self._ensure_may_sign_in(member, now)
+        await LoginFailure.filter(handle_key=key).delete()
+        token, session = await self._new_session(member, client, via_host=False)
+        return SignedIn(member, session, token)
+
+    async def change_password(
+        self, member: Member, current_password: str, new_password: str, *, keep: Session
+    ) -> None:
+        await self.confirm_password(member, current_password)
+        try:
+            check_policy(new_password, handle=member.handle or "")
+        except PasswordError as error:
+            raise ValidationFailed({"new_password": [str(error)]}) from None
+        member.password_hash = await self.hasher.hash(new_password)
+        async with in_transaction():
+            await member.save(update_fields=["password_hash"])
+            await Session.filter(member_id=member.id).exclude(id=keep.id).delete()
+
+    async def confirm_password(self, member: Member, password: str) -> None:
+        """Re-authentication before a sensitive change (throttled like a login)."""
+        now = self.settings.now()
+        key = member.handle_key or ""
+        await self._throttle_login(key, "", now)
+        if len(password.encode("utf-8")) > MAX_BYTES or not await self.hasher.verify(
+            member.password_hash, password
+        ):
+            await self._record_failure(key, "", now)
+            raise InvalidCredentials("The password is wrong.")
+
+    async def regenerate_recovery_codes(self, member: Member) -> list[str]:
+        async with in_transaction():
+            return await self._replace_recovery_codes(member)
+
+    async def remaining_recovery_codes(self, member: Member) -> int:
+        count: int = await RecoveryCode.filter(member_id=member.id, used_at=None).count()
+        return count
+
+    # -- the host bridge -------------------------------------------------------
+
+    async def host_member(self, host_user_id: str) -> Member | None:
+        return await Member.get_or_none(host_key=tokens.host_key(self._secret, host_user_id))
+
+    async def host_sign_in(self, member: Member, role: str | None, *, client: str) -> SignedIn:
+        now = self.settings.now()
+        self._ensure_may_sign_in(member, now)
+        await self._apply_host_role(member, role)
+        token, session = await self._new_session(member, client, via_host=True)
+        return SignedIn(member, session, token)
+
+    async def claim_handle(
+        self, host_user_id: str, handle: str, role: str | None, *, ip: str, client: str
+    ) -> SignedIn:
+        """A host user's first visit: they choose a handle (never suggested from their name)."""
+        now = self.settings.now()
+        if await self.host_member(host_user_id) is not None:
+            raise ValidationFailed({"handle": ["you already have a handle here"]})
+        self._throttle_ip(f"signup:{ip}", self.settings.signup_limit_per_ip, now)
+        value = await self._available_handle(handle)
+        try:
+            async with in_transaction():
+                member = await Member.create(
+                    handle=value,
+                    handle_key=handles.key(value),
+                    handle_skeleton=handles.skeleton(value),
+                    joined_at=now,
+                    host_key=tokens.host_key(self._secret, host_user_id),
+                )
+                await self._apply_host_role(member, role)
+                token, session = await self._new_session(member, client, via_host=True)
+        except IntegrityError:
+            raise ValidationFailed({"handle": ["is taken"]}) from None
+        self.limiter.hit(f"signup:{ip}", self.settings.signup_limit_per_ip, now.timestamp())
+        return SignedIn(member, session, token)
+
+    async def _apply_host_role(self, member: Member, role: str | None) -> None:
+        if role is None:
+            return
+        try:
+            new_role = Role(role)
+        except ValueError:
+            raise ValueError(f"host_role returned {role!r}; expected one of {list(Role)}") from None
+        if member.role != new_role:
+            member.role = new_role
+            await member.save(update_fields=["role"])
+
+    # -- profile ---------------------------------------------------------------
+
+    async def update_profile(self, member: Member, changes: dict[str, Any]) -> Member:
+        errors: dict[str, list[str]] = {}
+        fields: list[str] = []
+        for name, value in changes.items():
+            if name == "bio":
+                if not isinstance(value, str):
+                    errors[name] = ["must be text"]
+                elif len(value) > MAX_BIO_CHARS:
+                    errors[name] = [f"must be at most {MAX_BIO_CHARS} characters"]
+                else:
+                    member.bio, member.bio_html = value, render_markdown(value)
+                    fields += ["bio", "bio_html"]
+            elif name == "sobriety_date":
+                parsed = self._parse_sobriety_date(value, errors)
+                if name not in errors:
+                    member.sobriety_date = parsed
+                    fields.append(name)
+            elif name == "share_milestones":
+                if not isinstance(value, bool):
+                    errors[name] = ["must be true or false"]
+                else:
+                    member.share_milestones = value
+                    fields.append(name)
+            else:
+                errors[name] = ["is not a field you can change"]
+        if errors:
+            raise ValidationFailed(errors)
+        if fields:
+            await member.save(update_fields=fields)
+        return member
+
+    def _parse_sobriety_date(self, value: Any, errors: dict[str, list[str]]) -> dt.date | None:
+        if value is None:
+            return None
+        try:
+            parsed = dt.date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            errors["sobriety_date"] = ["must be a date written YYYY-MM-DD, or null"]
+        elif parsed > self.settings.now().date():
+            errors["sobriety_date"] = ["must not be in the future"]
+        elif parsed.year < 1900:
+            errors["sobriety_date"] = ["must be after 1900"]
+        return parsed
+
+    async def profile(self, member: Member) -> dict[str, Any]:
+        """The member's own view of their account (more than others see)."""
+        return {
+            "member": member_json(member),
+            "bio": member.bio,
+            "bio_html": member.bio_html,
+            "sobriety_date": member.sobriety_date.isoformat() if member.sobriety_date else None,
+            "share_milestones": member.share_milestones,
+            "trust_level": member.trust_level,
+            "status": str(member.status),
+            "has_password": member.password_hash is not None,
+            "host_linked": member.host_key is not None,
+            "recovery_codes_left": await self.remaining_recovery_codes(member),
+        }
+
+    async def public_profile(self, handle: str) -> dict[str, Any]:
+        member = await Member.get_or_none(handle_key=handles.key(handle)[:64])
+        if member is None or member.status == MemberStatus.ERASED:
+            raise NotFound("No member has that handle.")
+        return {"member": member_json(member), "bio_html": member.bio_html}
+
+    # -- admin -----------------------------------------------------------------
+
+    async def create_member(self, handle: str, password: str, role: Role) -> Member:
+        """For the CLI: a member made by an operator (how a host makes its first admin)."""
+        value = await self._available_handle(handle)
+        try:
+            check_policy(password, handle=value)
+        except PasswordError as error:
+            raise ValidationFailed({"password": [str(error)]}) from None
+        return await Member.create(
+            handle=value,
+            handle_key=handles.key(value),
+            handle_skeleton=handles.skeleton(value),
+            joined_at=self.settings.now(),
+            password_hash=await self.hasher.hash(password),
+            role=role,
+        )
+
+    async def get_by_handle(self, handle: str) -> Member:
+        member = await Member.get_or_none(handle_key=handles.key(handle)[:64])
+        if member is None:
+            raise NotFound(f"No member has the handle {handle!r}.")
+        return member
+
+    async def set_role(self, handle: str, role: Role) -> Member:
+        member = await self.get_by_handle(handle)
+        member.role = role
+        await member.save(update_fields=["role"])
+        return member
+
+    async def set_trust(self, handle: str, level: int) -> Member:
+        if not 0 <= level <= 3:
+            raise ValidationFailed({"level": ["must be 0, 1, 2 or 3"]})
+        member = await self.get_by_handle(handle)
+        member.trust_level = level
+        await member.save(update_fields=["trust_level"])
+        return member
+
+    # -- export and erasure ----------------------------------------------------
+
+    async def export(self, member: Member) -> dict[str, Any]:
+        """Everything we hold about the member, as JSON-ready data."""
+        sessions = await Session.filter(member_id=member.id).order_by("created_at")
+        return {
+            "format": "alumni_community.export/1",
+            "exported_at": self.settings.now().isoformat(),
+            "member": {
+                "handle": member.handle,
+                "role": str(member.role),
+                "trust_level": member.trust_level,
+                "status": str(member.status),
+                "status_until": member.status_until.isoformat() if member.status_until else None,
+                "joined_at": member.joined_at.isoformat(),
+                "bio": member.bio,
+                "sobriety_date": member.sobriety_date.isoformat() if member.sobriety_date else None,
+                "share_milestones": member.share_milestones,
+                "has_password": member.password_hash is not None,
+                "host_linked": member.host_key is not None,
+            },
+            "sessions": [
+                {
+                    "created_at": s.created_at.isoformat(),
+                    "last_seen_at": s.last_seen_at.isoformat(),
+                    "expires_at": s.expires_at.isoformat(),
+                    "client": s.client,
+                    "via_host": s.via_host,
+                }
+                for s in sessions
+            ],
+            "recovery_codes_left": await self.remaining_recovery_codes(member),
+        }
+
+    async def erase(self, member: Member, *, delete_content: bool) -> None:
+        """Remove the member's personal data; the row stays only as a tombstone id.
+
+        Content they wrote stays, shown as "former member", unless
+        ``delete_content``. On SQLite the freed bytes are zeroed
+        (``secure_delete``) and the write-ahead log is truncated, so the
+        erased text cannot be read back from the files.
+        """
+        key = member.handle_key
+        async with in_transaction():
+            await Session.filter(member_id=member.id).delete()
+            await RecoveryCode.filter(member_id=member.id).delete()
+            if key:
+                await LoginFailure.filter(handle_key=key).delete()
+            await Member.filter(id=member.id).update(
+                handle=None,
+                handle_key=None,
+                handle_skeleton=None,
+                role=Role.MEMBER,
+                trust_level=0,
+                status=MemberStatus.ERASED,
+                status_until=None,
+                joined_at=ERASED_JOINED,
+                bio="",
+                bio_html="",
+                sobriety_date=None,
+                share_milestones=False,
+                password_hash=None,
+                host_key=None,
+            )
+            # Later domains (posts, messages, sign-ups) erase or keep their rows here.
+        if self.settings.database_engine == "sqlite":
+            await Member._meta.db.execute_script("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- internals -------------------------------------------------------------
+
+    @property
+    def _secret(self) -> str:
+        assert self.settings.secret_key is not None
+        return self.settings.secret_key
+
+    async def _available_handle(self, handle: str) -> str:
+        try:
+            value = handles.validate(handle)
+        except handles.HandleError as error:
+            raise ValidationFailed({"handle": [str(error)]}) from None
+        if await Member.filter(handle_key=handles.key(value)).exists():
+            raise ValidationFailed({"handle": ["is taken"]})
+        if await Member.filter(handle_skeleton=handles.skeleton(value)).exists():
+            raise ValidationFailed({"handle": ["looks too much like an existing handle"]})
+        return value
+
+    async def _new_session(self, member: Member, client: str, *, via_host: bool) -> tuple[str, Session]:
+        now = self.settings.now()
+        token = tokens.new_session_token()
+        session = await Session.create(
+            public_id=tokens.new_public_id(),
+            token_hash=tokens.hash_token(token),
+            member=member,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + dt.timedelta(seconds=self.settings.session_max_seconds),
+            client=client[:64],
+            via_host=via_host,
+        )
+        return token, session
+
+    async def _replace_recovery_codes(self, member: Member) -> list[str]:
+        await RecoveryCode.filter(member_id=member.id).delete()
+        codes = [tokens.new_recovery_code() for _ in range(RECOVERY_CODES)]
+        await RecoveryCode.bulk_create(
+            [
+                RecoveryCode(member=member, code_hash=tokens.recovery_code_hash(self._secret, c))
+                for c in codes
+            ]
+        )
+        return codes
+
+    def _may_sign_in(self, member: Member, now: dt.datetime) -> bool:
+        if member.status in (MemberStatus.BANNED, MemberStatus.ERASED):
+            return False
+        if member.status == MemberStatus.SUSPENDED:
+            return member.status_until is not None and member.status_until <= now
+        return True
+
+    def _ensure_may_sign_in(self, member: Member, now: dt.datetime) -> None:
+        if not self._may_sign_in(member, now):
+            until = member.status_until
+            raise AccountInactive(
+                f"This account is suspended until {until:%Y-%m-%d %H:%M} UTC."
+                if member.status == MemberStatus.SUSPENDED and until
+                else "This account cannot sign in."
+            )
+
+    def _throttle_ip(self, key: str, limit: Limit, now: dt.datetime) -> None:
+        retry = self.limiter.retry_after(key, limit, now.timestamp())
+        if retry is not None:
+            raise RateLimited(retry)
+
+    async def _throttle_login(self, handle_key: str, ip: str, now: dt.datetime) -> None:
+        if ip:
+            self._throttle_ip(f"login:{ip}", self.settings.login_limit_per_ip, now)
+        limit = self.settings.login_limit_per_handle
+        since = now - dt.timedelta(seconds=limit.seconds)
+        recent = await LoginFailure.filter(handle_key=handle_key, failed_at__gt=since).order_by(
+            "failed_at"
+        ).values_list("failed_at", flat=True)
+        if len(recent) >= limit.count:
+            oldest: dt.datetime = recent[-limit.count]  # type: ignore[assignment]
+            wait = (oldest + dt.timedelta(seconds=limit.seconds) - now).total_seconds()
+            raise RateLimited(int(wait) + 1)
+
+    async def _record_failure(self, handle_key: str, ip: str, now: dt.datetime) -> None:
+        if ip:
+            self.limiter.hit(f"login:{ip}", self.settings.login_limit_per_ip, now.timestamp())
+        window = dt.timedelta(seconds=self.settings.login_limit_per_handle.seconds)
+        await LoginFailure.filter(failed_at__lte=now - window).delete()
+        await LoginFailure.create(handle_key=handle_key, failed_at=now)
