@@ -31,10 +31,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import api
 from .db import Database
+from .errors import CommunityError
 from .headers import SecurityHeadersMiddleware
 from .identity.edge import AuthMiddleware
 from .identity.service import Accounts
-from .errors import CommunityError
 from .problems import ErrorMiddleware, community_error_handler, http_exception_handler
 from .settings import Settings
 from .web import pages

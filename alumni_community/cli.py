@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import __version__
-from .db import make_migrations, migrate
-from .errors import CommunityError
+from .db import Database, make_migrations, migrate
+from .errors import CommunityError, ValidationFailed
+from .identity.models import Role
+from .identity.service import Accounts
 from .settings import Settings
+
+T = TypeVar("T")
 
 __all__ = ["main"]
 
@@ -35,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.run(args)
         return result
+    except ValidationFailed as error:
+        for field, messages in error.errors.items():
+            print(f"error: {field} {'; '.join(messages)}", file=sys.stderr)
+        return 1
     except CommunityError as error:
         print(f"error: {error.detail}", file=sys.stderr)
         return 1
@@ -68,6 +78,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     mig.set_defaults(run=_migrate)
 
+    create = commands.add_parser(
+        "create-member",
+        parents=[common],
+        help="create a member; the password is read from standard input",
+    )
+    create.add_argument("handle")
+    create.add_argument("--role", choices=[r.value for r in Role], default="member")
+    create.set_defaults(run=_create_member)
+
+    promote = commands.add_parser("promote", parents=[common], help="change a member's role")
+    promote.add_argument("handle")
+    promote.add_argument("--role", choices=[r.value for r in Role], required=True)
+    promote.set_defaults(run=_promote)
+
+    trust = commands.add_parser("trust", parents=[common], help="set a member's trust level")
+    trust.add_argument("handle")
+    trust.add_argument("--level", type=int, choices=range(4), required=True)
+    trust.set_defaults(run=_trust)
+
+    export = commands.add_parser(
+        "export", parents=[common], help="print everything held about a member, as JSON"
+    )
+    export.add_argument("handle")
+    export.set_defaults(run=_export)
+
     make = commands.add_parser(
         "makemigrations", help="(contributors) write migrations for model changes"
     )
@@ -90,6 +125,68 @@ def _migrate(args: argparse.Namespace) -> int:
             print(f"applied {name}")
     else:
         print("the schema is up to date; nothing to apply")
+    return 0
+
+
+def _with_accounts(args: argparse.Namespace, action: Callable[[Accounts], Awaitable[T]]) -> T:
+    settings = _settings(args)
+
+    async def run() -> T:
+        database = Database(settings)
+        await database.open()
+        accounts = Accounts(settings)
+        try:
+            with database.activate():
+                await database.ensure_schema()
+                return await action(accounts)
+        finally:
+            accounts.close()
+            await database.close()
+
+    return asyncio.run(run())
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise ValidationFailed({"password": ["the two entries differ"]})
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _create_member(args: argparse.Namespace) -> int:
+    password = _read_password()
+
+    async def create(accounts: Accounts) -> list[str]:
+        member = await accounts.create_member(args.handle, password, Role(args.role))
+        return await accounts.regenerate_recovery_codes(member)
+
+    codes = _with_accounts(args, create)
+    print(f"created {args.handle} ({args.role})")
+    print("recovery codes (give them to the member; they are shown only now):")
+    for code in codes:
+        print(f"  {code}")
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    member = _with_accounts(args, lambda a: a.set_role(args.handle, Role(args.role)))
+    print(f"{member.handle} is now {member.role}")
+    return 0
+
+
+def _trust(args: argparse.Namespace) -> int:
+    member = _with_accounts(args, lambda a: a.set_trust(args.handle, args.level))
+    print(f"{member.handle} now has trust level {member.trust_level}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    async def export(accounts: Accounts) -> dict[str, Any]:
+        return await accounts.export(await accounts.get_by_handle(args.handle))
+
+    print(json.dumps(_with_accounts(args, export), indent=2, ensure_ascii=False))
     return 0
 
 

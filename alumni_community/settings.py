@@ -44,8 +44,8 @@ MIN_SECRET_KEY_LENGTH = 32
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
-HostIdentity = Callable[["HTTPConnection"], "str | None | Awaitable[str | None]"]
-HostRole = Callable[["HTTPConnection"], "str | None | Awaitable[str | None]"]
+HostIdentity = Callable[["HTTPConnection"], "str | Awaitable[str | None] | None"]
+HostRole = Callable[["HTTPConnection"], "str | Awaitable[str | None] | None"]
 
 
 @dataclass(frozen=True)
@@ -306,7 +306,9 @@ def _parse(name: str, f: dataclasses.Field[Any], raw: str) -> Any:
         try:
             return Limit.parse(raw)
         except ValueError:
-            raise ConfigurationError(name, f"expected COUNT/SECONDS such as 5/1800, got {raw!r}") from None
+            raise ConfigurationError(
+                name, f"expected COUNT/SECONDS such as 5/1800, got {raw!r}"
+            ) from None
     if "Sequence" in kind:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if kind == "int":

@@ -292,7 +292,9 @@ class LeakWatch:
             elif message["type"] == "http.response.body":
                 self.sent.append(message.get("body", b""))
             elif message["type"] == "websocket.send":
-                self.sent.append((message.get("text") or "").encode() + (message.get("bytes") or b""))
+                self.sent.append(
+                    (message.get("text") or "").encode() + (message.get("bytes") or b"")
+                )
             await send(message)
 
         await self.app(scope, receive, recording)

@@ -81,19 +81,34 @@ def _client(request: Request) -> dict[str, str]:
     }
 
 
-@operation(summary="Create an account (handle and password) and sign in", auth=False,
-           status=201, request=CREDENTIALS, response=SIGNED_IN, errors=(400, 413, 422, 429),
-           tags=("accounts",))  # fmt: skip
+@operation(
+    summary="Create an account (handle and password) and sign in",
+    auth=False,
+    status=201,
+    request=CREDENTIALS,
+    response=SIGNED_IN,
+    errors=(400, 413, 422, 429),
+    tags=("accounts",),
+)
 async def create_account(request: Request) -> Response:
     handle, password = string_fields(await _body(request), "handle", "password")
     signed = await _accounts(request).sign_up(handle, password, **_client(request))
     return _signed_in(request, signed, 201)
 
 
-@operation(summary="Choose a handle as a user signed in on the host site", auth=False,
-           status=201, response=SIGNED_IN, errors=(400, 401, 422, 429), tags=("accounts",),
-           request={"type": "object", "required": ["handle"],
-                    "properties": {"handle": {"type": "string"}}})  # fmt: skip
+@operation(
+    summary="Choose a handle as a user signed in on the host site",
+    auth=False,
+    status=201,
+    response=SIGNED_IN,
+    errors=(400, 401, 422, 429),
+    tags=("accounts",),
+    request={
+        "type": "object",
+        "required": ["handle"],
+        "properties": {"handle": {"type": "string"}},
+    },
+)
 async def claim_host_handle(request: Request) -> Response:
     state = current(request)
     if state.host_user_id is None:
@@ -105,8 +120,14 @@ async def claim_host_handle(request: Request) -> Response:
     return _signed_in(request, signed, 201)
 
 
-@operation(summary="Sign in with handle and password", auth=False, request=CREDENTIALS,
-           response=SIGNED_IN, errors=(400, 403, 413, 422, 429), tags=("sessions",))  # fmt: skip
+@operation(
+    summary="Sign in with handle and password",
+    auth=False,
+    request=CREDENTIALS,
+    response=SIGNED_IN,
+    errors=(400, 403, 413, 422, 429),
+    tags=("sessions",),
+)
 async def create_session(request: Request) -> Response:
     handle, password = string_fields(await _body(request), "handle", "password")
     old = current(request).session
@@ -117,8 +138,9 @@ async def create_session(request: Request) -> Response:
     return _signed_in(request, signed)
 
 
-@operation(summary="The signed-in member and their CSRF token", response=SIGNED_IN,
-           tags=("sessions",))  # fmt: skip
+@operation(
+    summary="The signed-in member and their CSRF token", response=SIGNED_IN, tags=("sessions",)
+)
 async def get_session(request: Request) -> Response:
     state = current(request)
     if state.member is None and state.host_user_id is not None:
@@ -134,8 +156,12 @@ async def get_session(request: Request) -> Response:
     )
 
 
-@operation(summary="Sign out: the session ends on the server", status=204, errors=(403,),
-           tags=("sessions",))  # fmt: skip
+@operation(
+    summary="Sign out: the session ends on the server",
+    status=204,
+    errors=(403,),
+    tags=("sessions",),
+)
 async def delete_session(request: Request) -> Response:
     _, session = require_member(request)
     await _accounts(request).log_out(session)
@@ -146,12 +172,22 @@ async def delete_session(request: Request) -> Response:
     return response
 
 
-@operation(summary="Reset the password with a recovery code; other sessions end", auth=False,
-           response=SIGNED_IN, errors=(400, 403, 413, 422, 429), tags=("sessions",),
-           request={"type": "object", "required": ["handle", "recovery_code", "new_password"],
-                    "properties": {"handle": {"type": "string"},
-                                   "recovery_code": {"type": "string"},
-                                   "new_password": {"type": "string"}}})  # fmt: skip
+@operation(
+    summary="Reset the password with a recovery code; other sessions end",
+    auth=False,
+    response=SIGNED_IN,
+    errors=(400, 403, 413, 422, 429),
+    tags=("sessions",),
+    request={
+        "type": "object",
+        "required": ["handle", "recovery_code", "new_password"],
+        "properties": {
+            "handle": {"type": "string"},
+            "recovery_code": {"type": "string"},
+            "new_password": {"type": "string"},
+        },
+    },
+)
 async def recover(request: Request) -> Response:
     handle, code, new_password = string_fields(
         await _body(request), "handle", "recovery_code", "new_password"
@@ -160,15 +196,17 @@ async def recover(request: Request) -> Response:
     return _signed_in(request, signed)
 
 
-@operation(summary="The member's sessions, newest activity first", tags=("sessions",),
-           response={"type": "object", "properties": {"items": {"type": "array"}}})  # fmt: skip
+@operation(
+    summary="The member's sessions, newest activity first",
+    tags=("sessions",),
+    response={"type": "object", "properties": {"items": {"type": "array"}}},
+)
 async def list_sessions(request: Request) -> Response:
     member, session = require_member(request)
     return JSONResponse({"items": await _accounts(request).sessions(member, session)})
 
 
-@operation(summary="End every session but this one", status=204, errors=(403,),
-           tags=("sessions",))  # fmt: skip
+@operation(summary="End every session but this one", status=204, errors=(403,), tags=("sessions",))
 async def end_other_sessions(request: Request) -> Response:
     member, session = require_member(request)
     await _accounts(request).end_other_sessions(member, session)
@@ -185,19 +223,26 @@ async def end_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@operation(summary="The member's own profile", tags=("profile",),
-           response={"type": "object"})  # fmt: skip
+@operation(summary="The member's own profile", tags=("profile",), response={"type": "object"})
 async def get_me(request: Request) -> Response:
     member, _ = require_member(request)
     return JSONResponse(await _accounts(request).profile(member))
 
 
-@operation(summary="Change bio, sobriety date or whether milestones are shared",
-           tags=("profile",), errors=(400, 403, 413, 422), response={"type": "object"},
-           request={"type": "object", "properties": {
-               "bio": {"type": "string"},
-               "sobriety_date": {"type": ["string", "null"], "format": "date"},
-               "share_milestones": {"type": "boolean"}}})  # fmt: skip
+@operation(
+    summary="Change bio, sobriety date or whether milestones are shared",
+    tags=("profile",),
+    errors=(400, 403, 413, 422),
+    response={"type": "object"},
+    request={
+        "type": "object",
+        "properties": {
+            "bio": {"type": "string"},
+            "sobriety_date": {"type": ["string", "null"], "format": "date"},
+            "share_milestones": {"type": "boolean"},
+        },
+    },
+)
 async def patch_me(request: Request) -> Response:
     member, _ = require_member(request)
     accounts = _accounts(request)
@@ -205,11 +250,17 @@ async def patch_me(request: Request) -> Response:
     return JSONResponse(await accounts.profile(member))
 
 
-@operation(summary="Change the password; other sessions end", status=204,
-           errors=(400, 403, 422, 429), tags=("profile",),
-           request={"type": "object", "required": ["current_password", "new_password"],
-                    "properties": {"current_password": {"type": "string"},
-                                   "new_password": {"type": "string"}}})  # fmt: skip
+@operation(
+    summary="Change the password; other sessions end",
+    status=204,
+    errors=(400, 403, 422, 429),
+    tags=("profile",),
+    request={
+        "type": "object",
+        "required": ["current_password", "new_password"],
+        "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string"}},
+    },
+)
 async def change_password(request: Request) -> Response:
     member, session = require_member(request)
     if member.password_hash is None:
@@ -221,11 +272,17 @@ async def change_password(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@operation(summary="New recovery codes (the old ones stop working)", status=201,
-           errors=(400, 403, 422, 429), tags=("profile",),
-           request={"type": "object", "properties": {"password": {"type": "string"}}},
-           response={"type": "object", "properties": {
-               "recovery_codes": {"type": "array", "items": {"type": "string"}}}})  # fmt: skip
+@operation(
+    summary="New recovery codes (the old ones stop working)",
+    status=201,
+    errors=(400, 403, 422, 429),
+    tags=("profile",),
+    request={"type": "object", "properties": {"password": {"type": "string"}}},
+    response={
+        "type": "object",
+        "properties": {"recovery_codes": {"type": "array", "items": {"type": "string"}}},
+    },
+)
 async def regenerate_codes(request: Request) -> Response:
     member, _ = require_member(request)
     accounts = _accounts(request)
@@ -237,8 +294,11 @@ async def regenerate_codes(request: Request) -> Response:
     return JSONResponse({"recovery_codes": codes}, status_code=201)
 
 
-@operation(summary="Everything the community holds about you, as JSON", tags=("profile",),
-           response={"type": "object"})  # fmt: skip
+@operation(
+    summary="Everything the community holds about you, as JSON",
+    tags=("profile",),
+    response={"type": "object"},
+)
 async def export_me(request: Request) -> Response:
     member, _ = require_member(request)
     data = await _accounts(request).export(member)
@@ -247,10 +307,16 @@ async def export_me(request: Request) -> Response:
     )
 
 
-@operation(summary="Erase your account (content stays as 'former member' unless asked)",
-           status=204, errors=(400, 403, 422, 429), tags=("profile",),
-           request={"type": "object", "properties": {
-               "password": {"type": "string"}, "delete_content": {"type": "boolean"}}})  # fmt: skip
+@operation(
+    summary="Erase your account (content stays as 'former member' unless asked)",
+    status=204,
+    errors=(400, 403, 422, 429),
+    tags=("profile",),
+    request={
+        "type": "object",
+        "properties": {"password": {"type": "string"}, "delete_content": {"type": "boolean"}},
+    },
+)
 async def erase_me(request: Request) -> Response:
     member, _ = require_member(request)
     accounts = _accounts(request)
@@ -272,9 +338,12 @@ async def erase_me(request: Request) -> Response:
     return response
 
 
-@operation(summary="A member's public profile", errors=(404,), tags=("members",),
-           response={"type": "object", "properties": {"member": MEMBER,
-                                                      "bio_html": {"type": "string"}}})  # fmt: skip
+@operation(
+    summary="A member's public profile",
+    errors=(404,),
+    tags=("members",),
+    response={"type": "object", "properties": {"member": MEMBER, "bio_html": {"type": "string"}}},
+)
 async def get_member(request: Request) -> Response:
     require_member(request)
     return JSONResponse(await _accounts(request).public_profile(request.path_params["handle"]))

@@ -114,11 +114,23 @@ def client_label(user_agent: str) -> str:
     return f"{browser} on {system}" if system else browser
 
 
-_BROWSERS = [("edg/", "Edge"), ("firefox/", "Firefox"), ("chrome/", "Chrome"),
-             ("chromium/", "Chromium"), ("safari/", "Safari"), ("python-httpx", "httpx"),
-             ("curl/", "curl")]  # fmt: skip
-_SYSTEMS = [("android", "Android"), ("iphone", "iOS"), ("ipad", "iPadOS"),
-            ("windows", "Windows"), ("mac os", "macOS"), ("linux", "Linux")]  # fmt: skip
+_BROWSERS = [
+    ("edg/", "Edge"),
+    ("firefox/", "Firefox"),
+    ("chrome/", "Chrome"),
+    ("chromium/", "Chromium"),
+    ("safari/", "Safari"),
+    ("python-httpx", "httpx"),
+    ("curl/", "curl"),
+]
+_SYSTEMS = [
+    ("android", "Android"),
+    ("iphone", "iOS"),
+    ("ipad", "iPadOS"),
+    ("windows", "Windows"),
+    ("mac os", "macOS"),
+    ("linux", "Linux"),
+]
 
 
 def _is_static(scope: Scope) -> bool:
@@ -214,7 +226,9 @@ class AuthMiddleware:
                         member, role, client=client_label(conn.headers.get("user-agent", ""))
                     )
                     state.member, state.session = signed.member, signed.session
-                    state.cookies.append(session_cookie_header(self.settings, conn.scope, signed.token))
+                    state.cookies.append(
+                        session_cookie_header(self.settings, conn.scope, signed.token)
+                    )
             if state.member is None:
                 state.host_role = await self._host_role(conn)
         elif state.session is not None and state.session.via_host:

@@ -3,7 +3,7 @@
 A handle is 3 to 32 letters, digits, ``_`` or ``-`` after NFKC normalization,
 in one script (no Latin mixed with Cyrillic). Two handles may not be equal
 ignoring case (``key``), nor look alike (``skeleton``): ``Iris`` and
-``lris``, ``paypal`` and ``pаypal`` (Cyrillic а), ``rn`` and ``m``, ``0`` and
+``lris``, ``paypal`` and the same word with a Cyrillic a (U+0430), ``rn`` and ``m``, ``0`` and
 ``O``, or the same letters with separators moved. The look-alike table is
 Unicode's confusables data as shipped by ``confusable-homoglyphs``.
 """

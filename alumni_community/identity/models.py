@@ -104,15 +104,16 @@ class RecoveryCode(Model):
 
 
 class LoginFailure(Model):
-    """A failed login, by handle key, whether or not such a member exists.
+    """A failed login for a handle, whether or not such a member exists.
 
     Keyed by the handle typed, not the member, so throttling behaves the same
-    for unknown handles and does not reveal which handles exist. No IP here:
-    per-address limits are kept in memory only.
+    for unknown handles and does not reveal which handles exist. The handle
+    is kept only as an HMAC, so the table does not say who was targeted. No
+    IP here: per-address limits are kept in memory only.
     """
 
     id = fields.IntField(primary_key=True)
-    handle_key = fields.CharField(max_length=64, db_index=True)
+    handle_digest = fields.CharField(max_length=64, db_index=True)
     failed_at = fields.DatetimeField()
 
     class Meta:

@@ -124,7 +124,7 @@ class Accounts:
         if self.hasher.needs_rehash(stored):
             member.password_hash = await self.hasher.hash(password)
             await member.save(update_fields=["password_hash"])
-        await LoginFailure.filter(handle_key=key).delete()
+        await LoginFailure.filter(handle_digest=self._digest(key)).delete()
         token, session = await self._new_session(member, client, via_host=False)
         return SignedIn(member, session, token)
 
@@ -174,9 +174,7 @@ class Accounts:
             raise NotFound("No such session.")
 
     async def end_other_sessions(self, member: Member, current: Session) -> int:
-        count: int = (
-            await Session.filter(member_id=member.id).exclude(id=current.id).delete()
-        )
+        count: int = await Session.filter(member_id=member.id).exclude(id=current.id).delete()
         return count
 
     # -- passwords and recovery ------------------------------------------------
@@ -210,7 +208,7 @@ class Accounts:
             await self._record_failure(key, ip, now)
             raise InvalidCredentials("The handle or the recovery code is wrong.")
         self._ensure_may_sign_in(member, now)
-        await LoginFailure.filter(handle_key=key).delete()
+        await LoginFailure.filter(handle_digest=self._digest(key)).delete()
         token, session = await self._new_session(member, client, via_host=False)
         return SignedIn(member, session, token)
 
@@ -448,7 +446,7 @@ class Accounts:
             await Session.filter(member_id=member.id).delete()
             await RecoveryCode.filter(member_id=member.id).delete()
             if key:
-                await LoginFailure.filter(handle_key=key).delete()
+                await LoginFailure.filter(handle_digest=self._digest(key)).delete()
             await Member.filter(id=member.id).update(
                 handle=None,
                 handle_key=None,
@@ -476,6 +474,9 @@ class Accounts:
         assert self.settings.secret_key is not None
         return self.settings.secret_key
 
+    def _digest(self, handle_key: str) -> str:
+        return tokens.handle_digest(self._secret, handle_key)
+
     async def _available_handle(self, handle: str) -> str:
         try:
             value = handles.validate(handle)
@@ -487,7 +488,9 @@ class Accounts:
             raise ValidationFailed({"handle": ["looks too much like an existing handle"]})
         return value
 
-    async def _new_session(self, member: Member, client: str, *, via_host: bool) -> tuple[str, Session]:
+    async def _new_session(
+        self, member: Member, client: str, *, via_host: bool
+    ) -> tuple[str, Session]:
         now = self.settings.now()
         token = tokens.new_session_token()
         session = await Session.create(
@@ -539,9 +542,11 @@ class Accounts:
             self._throttle_ip(f"login:{ip}", self.settings.login_limit_per_ip, now)
         limit = self.settings.login_limit_per_handle
         since = now - dt.timedelta(seconds=limit.seconds)
-        recent = await LoginFailure.filter(handle_key=handle_key, failed_at__gt=since).order_by(
-            "failed_at"
-        ).values_list("failed_at", flat=True)
+        recent = (
+            await LoginFailure.filter(handle_digest=self._digest(handle_key), failed_at__gt=since)
+            .order_by("failed_at")
+            .values_list("failed_at", flat=True)
+        )
         if len(recent) >= limit.count:
             oldest: dt.datetime = recent[-limit.count]  # type: ignore[assignment]
             wait = (oldest + dt.timedelta(seconds=limit.seconds) - now).total_seconds()
@@ -552,4 +557,4 @@ class Accounts:
             self.limiter.hit(f"login:{ip}", self.settings.login_limit_per_ip, now.timestamp())
         window = dt.timedelta(seconds=self.settings.login_limit_per_handle.seconds)
         await LoginFailure.filter(failed_at__lte=now - window).delete()
-        await LoginFailure.create(handle_key=handle_key, failed_at=now)
+        await LoginFailure.create(handle_digest=self._digest(handle_key), failed_at=now)

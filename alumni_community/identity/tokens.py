@@ -12,8 +12,9 @@ import hmac
 import secrets
 
 __all__ = [
-    "csrf_token",
     "csrf_matches",
+    "csrf_token",
+    "handle_digest",
     "hash_token",
     "host_key",
     "new_public_id",
@@ -64,6 +65,11 @@ def csrf_matches(secret_key: str, token_hash: str, offered: str | None) -> bool:
 def host_key(secret_key: str, host_user_id: str) -> str:
     """What we keep of a host user id: finds the member again, reveals nothing by itself."""
     return _keyed(secret_key, "host-user", host_user_id)
+
+
+def handle_digest(secret_key: str, handle_key: str) -> str:
+    """What the login throttle keeps of a handle typed at the login form."""
+    return _keyed(secret_key, "login-handle", handle_key)
 
 
 def new_recovery_code() -> str:

@@ -14,10 +14,10 @@ class Migration(migrations.Migration):
             name='LoginFailure',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('handle_key', fields.CharField(db_index=True, max_length=64)),
+                ('handle_digest', fields.CharField(db_index=True, max_length=64)),
                 ('failed_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'ac_login_failure', 'app': 'alumni_community', 'pk_attr': 'id', 'table_description': 'A failed login, by handle key, whether or not such a member exists.'},
+            options={'table': 'ac_login_failure', 'app': 'alumni_community', 'pk_attr': 'id', 'table_description': 'A failed login for a handle, whether or not such a member exists.'},
             bases=['Model'],
         ),
         ops.CreateModel(
