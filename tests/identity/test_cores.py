@@ -12,9 +12,16 @@ from alumni_community.settings import Limit
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("Iris", "lris"), ("paypal", "p\u0430ypal"), ("modern", "rnodern"), ("ROSE", "R0SE"),
-     ("river_song", "river-song"), ("river_song", "riversong"), ("Anna", "anna")],
-)  # fmt: skip
+    [
+        ("Iris", "lris"),
+        ("paypal", "p\u0430ypal"),
+        ("modern", "rnodern"),
+        ("ROSE", "R0SE"),
+        ("river_song", "river-song"),
+        ("river_song", "riversong"),
+        ("Anna", "anna"),
+    ],
+)
 def test_look_alikes_share_a_skeleton(a: str, b: str) -> None:
     assert handles.skeleton(a) == handles.skeleton(b)
 
@@ -33,9 +40,16 @@ def test_handles_are_normalized_and_keyed_case_insensitively() -> None:
 
 @pytest.mark.parametrize(
     ("handle", "message"),
-    [("ab", "3 to 32"), ("a" * 33, "3 to 32"), ("a b", "only letters"), ("4242", "one letter"),
-     ("-ab", "start and end"), ("M\u0430ria", "one alphabet"), ("a\u200bbc", "only letters")],
-)  # fmt: skip
+    [
+        ("ab", "3 to 32"),
+        ("a" * 33, "3 to 32"),
+        ("a b", "only letters"),
+        ("4242", "one letter"),
+        ("-ab", "start and end"),
+        ("M\u0430ria", "one alphabet"),
+        ("a\u200bbc", "only letters"),
+    ],
+)
 def test_bad_handles_say_why(handle: str, message: str) -> None:
     with pytest.raises(handles.HandleError, match=message):
         handles.validate(handle)
@@ -44,8 +58,12 @@ def test_bad_handles_say_why(handle: str, message: str) -> None:
 def test_password_policy() -> None:
     check_policy("a fine passphrase", handle="river")
     check_policy("x" * 1024, handle="river")
-    for password, message in [("short", "at least 8"), ("qwerty123", "common"),
-                              ("RiverStone", "handle"), ("x" * 1025, "1024 bytes")]:  # fmt: skip
+    for password, message in [
+        ("short", "at least 8"),
+        ("qwerty123", "common"),
+        ("RiverStone", "handle"),
+        ("x" * 1025, "1024 bytes"),
+    ]:
         with pytest.raises(PasswordError, match=message):
             check_policy(password, handle="riverstone")
 

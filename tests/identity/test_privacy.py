@@ -20,8 +20,11 @@ BIO = "MARKER-bio-7731 I like long walks"
 
 async def test_export_holds_everything_about_the_member(client: httpx.AsyncClient) -> None:
     token = csrf(await sign_up(client, HANDLE))
-    await client.patch("/me", headers=token,
-                       json={"bio": BIO, "sobriety_date": "2023-05-01", "share_milestones": True})  # fmt: skip
+    await client.patch(
+        "/me",
+        headers=token,
+        json={"bio": BIO, "sobriety_date": "2023-05-01", "share_milestones": True},
+    )
     response = await client.get("/me/export")
     assert response.status_code == 200
     assert "attachment" in response.headers["content-disposition"]
@@ -33,8 +36,16 @@ async def test_export_holds_everything_about_the_member(client: httpx.AsyncClien
     assert len(data["sessions"]) == 1 and data["recovery_codes_left"] == 10
     # Every column of the member row is accounted for in the export.
     row = await Member.get(handle=HANDLE)
-    exported_or_secret = {"id", "handle", "handle_key", "handle_skeleton", "bio_html",
-                          "password_hash", "host_key", "joined_at"} | set(member)  # fmt: skip
+    exported_or_secret = {
+        "id",
+        "handle",
+        "handle_key",
+        "handle_skeleton",
+        "bio_html",
+        "password_hash",
+        "host_key",
+        "joined_at",
+    } | set(member)
     assert set(row._meta.db_fields) <= exported_or_secret
 
 
@@ -59,15 +70,22 @@ async def test_erasure_leaves_only_a_tombstone(
 
     row = await Member.get(id=tombstone_id)
     assert row.status == "erased"
-    personal = [row.handle, row.handle_key, row.handle_skeleton, row.password_hash, row.host_key,
-                row.sobriety_date]  # fmt: skip
+    personal = [
+        row.handle,
+        row.handle_key,
+        row.handle_skeleton,
+        row.password_hash,
+        row.host_key,
+        row.sobriety_date,
+    ]
     assert personal == [None] * 6 and row.bio == row.bio_html == ""
     assert await Session.filter(member_id=tombstone_id).count() == 0
     assert await RecoveryCode.filter(member_id=tombstone_id).count() == 0
     assert await LoginFailure.all().count() == 0  # the failed login's record went with it
     # The handle is free again, and nobody can sign in as the erased member.
-    assert (await client.post("/session", json={"handle": HANDLE, "password": PASSWORD})
-            ).status_code == 401  # fmt: skip
+    assert (
+        await client.post("/session", json={"handle": HANDLE, "password": PASSWORD})
+    ).status_code == 401
 
     if community.settings.database_engine == "sqlite":
         path = Path(community.settings.database_url.removeprefix("sqlite://"))
