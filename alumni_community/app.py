@@ -91,7 +91,7 @@ class Community:
                     from .demo import seed
 
                     with self.database.activate():
-                        await seed()
+                        await seed(self.accounts)
             except BaseException:
                 await self.database.close()
                 raise

@@ -211,6 +211,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     os.environ["HOST_DATABASE_URL"] = f"sqlite://{DEMO_DIR}/host.sqlite3"
     from ._demo_host import create_app
+    from .demo import DEMO_LOGINS
 
     app = create_app()  # configured from the environment set above
 
@@ -218,7 +219,11 @@ def _demo(args: argparse.Namespace) -> int:
     print(
         f"\n  The host site:      {base}/\n  The community:      {base}/community/\n"
         f"  The API document:   {base}/community/api/v1/openapi.json\n"
-        f"  Data is kept in ./{DEMO_DIR}/ (delete it to start over). Ctrl-C stops.\n",
+        f"  Data is kept in ./{DEMO_DIR}/ (delete it to start over). Ctrl-C stops.\n\n"
+        "  Demo sign-ins (handle / password):\n"
+        + "".join(
+            f"    {handle} / {password}  ({role})\n" for handle, password, role in DEMO_LOGINS
+        ),
         flush=True,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from .identity.models import Member, Role
+from .identity.service import Accounts
 from .rooms.models import Moderation, Room, Visibility
 
-__all__ = ["DEMO_ROOMS", "seed"]
+__all__ = ["DEMO_LOGINS", "DEMO_ROOMS", "seed"]
+
+#: Demo sign-ins, printed by `alumni-community demo`. Demo mode only: the
+#: passwords are public by design.
+DEMO_LOGINS = [
+    ("demo-admin", "demo admin passphrase", Role.ADMIN),
+    ("demo-moderator", "demo moderator passphrase", Role.MODERATOR),
+    ("demo-member", "demo member passphrase", Role.MEMBER),
+]
 
 DEMO_ROOMS = [
     ("welcome", "Welcome", "Introduce yourself and meet others.", Moderation.STANDARD),
@@ -19,8 +29,11 @@ DEMO_ROOMS = [
 ]
 
 
-async def seed() -> None:
-    """Create the demo rooms once; running it again changes nothing."""
+async def seed(accounts: Accounts) -> None:
+    """Create the demo rooms and members once; running it again changes nothing."""
+    for handle, password, role in DEMO_LOGINS:
+        if not await Member.filter(handle_key=handle).exists():
+            await accounts.create_member(handle, password, role)
     for position, (slug, name, description, moderation) in enumerate(DEMO_ROOMS):
         await Room.get_or_create(
             slug=slug,

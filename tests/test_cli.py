@@ -89,9 +89,83 @@ def test_demo_serves_the_host_page_and_a_seeded_community(tmp_path: Path) -> Non
         assert community.status_code == 200
         assert "4 rooms are open to members" in community.text
         assert httpx.get(base + "/community/api/v1/health").json() == {"status": "ok"}
+        with httpx.Client(base_url=base) as browser:
+            login = browser.post(
+                "/community/api/v1/session",
+                json={"handle": "demo-member", "password": "demo member passphrase"},
+            )
+            assert login.status_code == 200
+            assert "Signed in as <strong>demo-member</strong>" in browser.get("/community/").text
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert f"{base}/community/" in output
     assert "DEMO MODE" in output
+    assert "demo-admin / demo admin passphrase" in output
     assert (tmp_path / "demo-data" / "community.sqlite3").is_file()
+
+
+def _cli_input(*args: str, stdin: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alumni_community", *args, "--database-url", database_url],
+        env=subprocess_env(ALUMNI_COMMUNITY_SECRET_KEY=SECRET),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_member_commands_create_promote_trust_and_export(database_url: str) -> None:
+    import json
+
+    assert (
+        cli(
+            "migrate", "--database-url", database_url, ALUMNI_COMMUNITY_SECRET_KEY=SECRET
+        ).returncode
+        == 0
+    )
+    created = _cli_input(
+        "create-member",
+        "first-admin",
+        "--role",
+        "admin",
+        stdin="a long admin passphrase\n",
+        database_url=database_url,
+    )
+    assert created.returncode == 0, created.stderr
+    assert "created first-admin (admin)" in created.stdout
+    codes = [line.strip() for line in created.stdout.splitlines() if line.startswith("  ")]
+    assert len(codes) == 10
+
+    promoted = _cli_input(
+        "promote", "FIRST-ADMIN", "--role", "moderator", stdin="", database_url=database_url
+    )
+    assert promoted.returncode == 0 and "is now moderator" in promoted.stdout
+    trusted = _cli_input(
+        "trust", "first-admin", "--level", "3", stdin="", database_url=database_url
+    )
+    assert trusted.returncode == 0 and "trust level 3" in trusted.stdout
+
+    exported = _cli_input("export", "first-admin", stdin="", database_url=database_url)
+    data = json.loads(exported.stdout)
+    assert data["member"]["handle"] == "first-admin"
+    assert data["member"]["role"] == "moderator" and data["member"]["trust_level"] == 3
+    assert data["recovery_codes_left"] == 10
+
+
+def test_member_commands_refuse_clearly(sqlite_url: str) -> None:
+    cli("migrate", "--database-url", sqlite_url, ALUMNI_COMMUNITY_SECRET_KEY=SECRET)
+    weak = _cli_input("create-member", "river", stdin="password\n", database_url=sqlite_url)
+    assert weak.returncode == 1 and "password" in weak.stderr and "common" in weak.stderr
+    missing = _cli_input("promote", "nobody", "--role", "admin", stdin="", database_url=sqlite_url)
+    assert missing.returncode == 1 and "nobody" in missing.stderr
+    bad_level = _cli_input("trust", "river", "--level", "9", stdin="", database_url=sqlite_url)
+    assert bad_level.returncode == 2
+    for result in (weak, missing):
+        assert "Traceback" not in result.stderr
+
+
+def test_member_commands_refuse_an_unmigrated_database(sqlite_url: str) -> None:
+    result = _cli_input("export", "river", stdin="", database_url=sqlite_url)
+    assert result.returncode == 1 and "alumni-community migrate" in result.stderr
