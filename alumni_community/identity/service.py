@@ -182,20 +182,24 @@ class Accounts:
     async def recover(
         self, handle: str, code: str, new_password: str, *, ip: str, client: str
     ) -> SignedIn:
-        """Reset the password with a recovery code; every other session ends."""
+        """Reset the password with a recovery code; every other session ends.
+
+        Unknown handles, wrong codes and used codes answer alike, after the
+        same work (policy check against the typed handle, one hash), so the
+        answer does not reveal whether a handle exists.
+        """
         now = self.settings.now()
         key = handles.key(handle)[:64]
         await self._throttle_login(key, ip, now)
+        try:
+            check_policy(new_password, handle=handles.normalize(handle))
+        except PasswordError as error:
+            raise ValidationFailed({"new_password": [str(error)]}) from None
+        password_hash = await self.hasher.hash(new_password)
         member = await Member.get_or_none(handle_key=key)
-        if member is not None:
-            try:
-                check_policy(new_password, handle=member.handle or "")
-            except PasswordError as error:
-                raise ValidationFailed({"new_password": [str(error)]}) from None
         code_hash = tokens.recovery_code_hash(self._secret, code)
         used = 0
         if member is not None:
-            password_hash = await self.hasher.hash(new_password)
             async with in_transaction():
                 # Conditional update: of two concurrent uses of one code, one wins.
                 used = await RecoveryCode.filter(

@@ -487,3 +487,22 @@ async def test_logins_hash_off_the_event_loop(client: httpx.AsyncClient) -> None
     assert [r.status_code for r in logins] == [200] * 20
     # Hashing on the loop would stall it for a whole hash at least once per login.
     assert max(gaps) < one_hash * 0.6, (max(gaps), one_hash)
+
+
+async def test_recovery_answers_alike_for_unknown_handles(client: httpx.AsyncClient) -> None:
+    await sign_up(client)
+    client.cookies.clear()
+    for new_password, status in (("password", 422), ("a perfectly fine one", 401)):
+        known, unknown = [
+            await client.post(
+                "/session/recover",
+                json={
+                    "handle": handle,
+                    "recovery_code": "aaaa-bbbb-cccc",
+                    "new_password": new_password,
+                },
+            )
+            for handle in ("river", "nobody")
+        ]
+        assert known.status_code == unknown.status_code == status
+        assert known.json() == unknown.json()
