@@ -74,6 +74,15 @@ def _signed_in(request: Request, signed: SignedIn, status: int = 200) -> Respons
     return response
 
 
+def _signed_out(request: Request) -> Response:
+    """204, and the browser forgets the session cookie."""
+    response = Response(status_code=204)
+    response.headers.append(
+        "set-cookie", session_cookie_header(request.app.state.settings, request.scope, None)
+    )
+    return response
+
+
 def _client(request: Request) -> dict[str, str]:
     return {
         "ip": client_address(request),
@@ -165,11 +174,7 @@ async def get_session(request: Request) -> Response:
 async def delete_session(request: Request) -> Response:
     _, session = require_member(request)
     await _accounts(request).log_out(session)
-    response = Response(status_code=204)
-    response.headers.append(
-        "set-cookie", session_cookie_header(request.app.state.settings, request.scope, None)
-    )
-    return response
+    return _signed_out(request)
 
 
 @operation(
@@ -331,11 +336,7 @@ async def erase_me(request: Request) -> Response:
         # A host-bridged member re-authenticates by being signed in on the host now.
         raise NotAuthenticated("Sign in on the site again to erase your account.")
     await accounts.erase(member, delete_content=delete_content)
-    response = Response(status_code=204)
-    response.headers.append(
-        "set-cookie", session_cookie_header(request.app.state.settings, request.scope, None)
-    )
-    return response
+    return _signed_out(request)
 
 
 @operation(

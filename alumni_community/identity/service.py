@@ -92,13 +92,7 @@ class Accounts:
         password_hash = await self.hasher.hash(password)
         try:
             async with in_transaction():
-                member = await Member.create(
-                    handle=value,
-                    handle_key=handles.key(value),
-                    handle_skeleton=handles.skeleton(value),
-                    joined_at=now,
-                    password_hash=password_hash,
-                )
+                member = await self._create(value, now, password_hash=password_hash)
                 codes = await self._replace_recovery_codes(member)
                 token, session = await self._new_session(member, client, via_host=False)
         except IntegrityError:
@@ -271,12 +265,8 @@ class Accounts:
         value = await self._available_handle(handle)
         try:
             async with in_transaction():
-                member = await Member.create(
-                    handle=value,
-                    handle_key=handles.key(value),
-                    handle_skeleton=handles.skeleton(value),
-                    joined_at=now,
-                    host_key=tokens.host_key(self._secret, host_user_id),
+                member = await self._create(
+                    value, now, host_key=tokens.host_key(self._secret, host_user_id)
                 )
                 await self._apply_host_role(member, role)
                 token, session = await self._new_session(member, client, via_host=True)
@@ -374,13 +364,9 @@ class Accounts:
             check_policy(password, handle=value)
         except PasswordError as error:
             raise ValidationFailed({"password": [str(error)]}) from None
-        return await Member.create(
-            handle=value,
-            handle_key=handles.key(value),
-            handle_skeleton=handles.skeleton(value),
-            joined_at=self.settings.now(),
-            password_hash=await self.hasher.hash(password),
-            role=role,
+        password_hash = await self.hasher.hash(password)
+        return await self._create(
+            value, self.settings.now(), password_hash=password_hash, role=role
         )
 
     async def get_by_handle(self, handle: str) -> Member:
@@ -477,6 +463,16 @@ class Accounts:
     def _secret(self) -> str:
         assert self.settings.secret_key is not None
         return self.settings.secret_key
+
+    async def _create(self, handle: str, now: dt.datetime, **fields: Any) -> Member:
+        """A new member under an available, validated handle (see ``_available_handle``)."""
+        return await Member.create(
+            handle=handle,
+            handle_key=handles.key(handle),
+            handle_skeleton=handles.skeleton(handle),
+            joined_at=now,
+            **fields,
+        )
 
     def _digest(self, handle_key: str) -> str:
         return tokens.handle_digest(self._secret, handle_key)
