@@ -16,11 +16,15 @@ __version__ = "0.1.0.dev0"
 
 from .app import Community
 from .errors import (
+    AccountInactive,
     BadRequest,
     CommunityError,
     ConfigurationError,
     Conflict,
+    CsrfFailed,
     Forbidden,
+    HandleNeeded,
+    InvalidCredentials,
     MethodNotAllowed,
     NotAuthenticated,
     NotFound,
@@ -30,15 +34,20 @@ from .errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from .settings import Settings
+from .settings import Limit, Settings
 
 __all__ = [
+    "AccountInactive",
     "BadRequest",
     "Community",
     "CommunityError",
     "ConfigurationError",
     "Conflict",
+    "CsrfFailed",
     "Forbidden",
+    "HandleNeeded",
+    "InvalidCredentials",
+    "Limit",
     "MethodNotAllowed",
     "NotAuthenticated",
     "NotFound",

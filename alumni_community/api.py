@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from .errors import ServiceUnavailable
 from .identity import api as identity_api
+from .identity.edge import cookie_name
 from .openapi import document, operation
 
 __all__ = ["routes"]
@@ -42,7 +43,12 @@ async def health(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     server = request.scope.get("app_root_path", "") + "/api/v1"
     return JSONResponse(
-        document(routes, server_url=server, title=request.app.state.settings.site_name)
+        document(
+            routes,
+            server_url=server,
+            title=request.app.state.settings.site_name,
+            cookie=cookie_name(request.app.state.settings),
+        )
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from . import __version__
 from .db import Database, make_migrations, migrate
 from .errors import CommunityError, ValidationFailed
-from .identity.models import Role
+from .identity.models import Member, Role
 from .identity.service import Accounts
 from .settings import Settings
 
@@ -158,12 +158,11 @@ def _read_password() -> str:
 def _create_member(args: argparse.Namespace) -> int:
     password = _read_password()
 
-    async def create(accounts: Accounts) -> list[str]:
-        member = await accounts.create_member(args.handle, password, Role(args.role))
-        return await accounts.regenerate_recovery_codes(member)
+    async def create(accounts: Accounts) -> tuple[Member, list[str]]:
+        return await accounts.create_member(args.handle, password, Role(args.role))
 
-    codes = _with_accounts(args, create)
-    print(f"created {args.handle} ({args.role})")
+    member, codes = _with_accounts(args, create)
+    print(f"created {member.handle} ({member.role})")
     print("recovery codes (give them to the member; they are shown only now):")
     for code in codes:
         print(f"  {code}")

@@ -33,7 +33,7 @@ async def seed(accounts: Accounts) -> None:
     """Create the demo rooms and members once; running it again changes nothing."""
     for handle, password, role in DEMO_LOGINS:
         if not await Member.filter(handle_key=handle).exists():
-            await accounts.create_member(handle, password, role)
+            await accounts.create_member(handle, password, role)  # codes unused in a demo
     for position, (slug, name, description, moderation) in enumerate(DEMO_ROOMS):
         await Room.get_or_create(
             slug=slug,

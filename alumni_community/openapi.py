@@ -68,7 +68,9 @@ def operation(**kwargs: Any) -> Callable[[F], F]:
 _PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
 
 
-def document(routes: Iterable[BaseRoute], *, server_url: str, title: str) -> dict[str, Any]:
+def document(
+    routes: Iterable[BaseRoute], *, server_url: str, title: str, cookie: str = "ac_session"
+) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         if not isinstance(route, Route):
@@ -87,7 +89,12 @@ def document(routes: Iterable[BaseRoute], *, server_url: str, title: str) -> dic
         "components": {
             "schemas": {"Problem": PROBLEM_SCHEMA},
             "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": "ac_session"},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": cookie,
+                    "description": "Unsafe methods also need the X-CSRF-Token header.",
+                },
             },
         },
     }
@@ -125,7 +132,12 @@ def _operation(route: Route, op: Operation) -> dict[str, Any]:
         success["content"] = {"application/json": {"schema": dict(op.response)}}
     body["responses"][str(op.status)] = success
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for status in sorted({*op.errors, *((401,) if op.auth else ()), 500}):
+    # Every body is read the same way: malformed (400), too large (413), invalid (422).
+    body_errors = (400, 413, 422) if op.request is not None else ()
+    # With a session, an unsafe method without the CSRF token is refused (403).
+    csrf = (403,) if op.auth and route.methods and route.methods - {"GET", "HEAD"} else ()
+    statuses = {*op.errors, *body_errors, *csrf, *((401,) if op.auth else ()), 500}
+    for status in sorted(statuses):
         body["responses"][str(status)] = {
             "description": _REASONS.get(status, "error"),
             "content": problem,

@@ -40,6 +40,17 @@ class MemoryLimiter:
         events.append(now)
         self._events.move_to_end(key)
 
+    def unhit(self, key: str, at: float) -> None:
+        """Take back one event recorded at ``at`` (an attempt that turned out fine)."""
+        events = self._events.get(key)
+        if events is not None:
+            try:
+                events.remove(at)
+            except ValueError:
+                pass
+            if not events:
+                del self._events[key]
+
     def reset(self, key: str) -> None:
         self._events.pop(key, None)
 

@@ -82,7 +82,8 @@ class Settings:
     #: installed; use ``postgres://`` when more than one process serves the app.
     database_url: str = "sqlite://community.sqlite3"
 
-    #: Signs and keys everything secret (sessions, the host-id HMAC). Required
+    #: Keys everything derived: CSRF tokens, recovery-code and host-id HMACs.
+    #: Changing it unlinks host sign-ins and voids recovery codes. Required
     #: outside demo mode, because a generated key would change at every restart.
     secret_key: str | None = dataclasses.field(default=None, repr=False)
 
@@ -119,7 +120,7 @@ class Settings:
 
     #: Who the host says this user is, in the host's own terms: takes the
     #: request, returns "member", "moderator", "admin" or None (leave as is).
-    #: Applied each time a host user signs in through the bridge.
+    #: Applied on every request of a host-signed-in member.
     host_role: HostRole | None = dataclasses.field(default=None, compare=False)
 
     #: A session ends after this many seconds without a request (14 days:
@@ -138,9 +139,10 @@ class Settings:
     #: trying many handles. Addresses are counted in memory, never stored.
     login_limit_per_ip: Limit = Limit(20, 10 * 60)
 
-    #: Accounts created per client address (5 an hour): a person makes one,
-    #: a script makes hundreds.
-    signup_limit_per_ip: Limit = Limit(5, 60 * 60)
+    #: Sign-up attempts per client address (10 an hour, refused ones too): a
+    #: person makes one account after a try or two; a script probing which
+    #: handles are taken, or making accounts, makes hundreds.
+    signup_limit_per_ip: Limit = Limit(10, 60 * 60)
 
     #: Threads hashing passwords at once. Each argon2id hash holds 64 MiB and
     #: a core for ~0.1 s; more workers than cores only adds memory.
@@ -194,7 +196,8 @@ class Settings:
                 )
             object.__setattr__(self, "secret_key", secrets.token_urlsafe(48))
             logger.warning(
-                "DEMO MODE: using a generated secret_key; sessions end at every restart. "
+                "DEMO MODE: using a generated secret_key; CSRF tokens and host sign-in links "
+                "change at every restart. "
                 "Never use demo mode for real members."
             )
         elif len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
@@ -212,6 +215,9 @@ class Settings:
             value = getattr(self, name)
             if value is not None and not callable(value):
                 raise ConfigurationError(name, "must be a callable")
+        for name in ("login_limit_per_handle", "login_limit_per_ip", "signup_limit_per_ip"):
+            if not isinstance(getattr(self, name), Limit):
+                raise ConfigurationError(name, "must be a Limit(count, seconds)")
         for name in ("session_idle_seconds", "session_max_seconds", "password_hash_workers"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(name, "must be at least 1")

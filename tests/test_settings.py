@@ -153,3 +153,39 @@ def test_a_postgres_url_without_a_host_is_refused_at_construction() -> None:
 def test_an_empty_site_name_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="site_name"):
         Settings(secret_key=SECRET, site_name="  ")
+
+
+def test_session_and_limit_settings_are_checked() -> None:
+    from alumni_community import Limit
+
+    settings = Settings(secret_key=SECRET)
+    assert settings.login_limit_per_handle == Limit(5, 1800)
+    assert settings.login_limit_per_ip == Limit(20, 600)
+    assert settings.session_idle_seconds == 14 * 86400
+    assert settings.session_max_seconds == 60 * 86400
+    with pytest.raises(ConfigurationError, match="login_limit_per_ip"):
+        Settings(secret_key=SECRET, login_limit_per_ip="5/60")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="session_idle_seconds"):
+        Settings(secret_key=SECRET, session_idle_seconds=10, session_max_seconds=5)
+    with pytest.raises(ConfigurationError, match="password_hash_workers"):
+        Settings(secret_key=SECRET, password_hash_workers=0)
+    with pytest.raises(ConfigurationError, match="clock"):
+        Settings(secret_key=SECRET, clock="now")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Limit(0, 60)
+
+
+def test_limits_come_from_the_environment_as_count_over_seconds() -> None:
+    from alumni_community import Limit
+
+    env = {"ALUMNI_COMMUNITY_SECRET_KEY": SECRET, "ALUMNI_COMMUNITY_LOGIN_LIMIT_PER_IP": "3/60"}
+    assert Settings.from_env(environ=env).login_limit_per_ip == Limit(3, 60)
+    env["ALUMNI_COMMUNITY_LOGIN_LIMIT_PER_IP"] = "three a minute"
+    with pytest.raises(ConfigurationError, match="COUNT/SECONDS"):
+        Settings.from_env(environ=env)
+
+
+def test_callables_cannot_come_from_the_environment() -> None:
+    env = {"ALUMNI_COMMUNITY_SECRET_KEY": SECRET, "ALUMNI_COMMUNITY_HOST_IDENTITY": "x"}
+    with pytest.raises(ConfigurationError, match="not a setting"):
+        Settings.from_env(environ=env)

@@ -74,6 +74,13 @@ def _signed_in(request: Request, signed: SignedIn, status: int = 200) -> Respons
     return response
 
 
+async def _end_previous(request: Request) -> None:
+    """A new sign-in replaces the session this browser had: the old one dies server-side."""
+    old = current(request).session
+    if old is not None:
+        await _accounts(request).log_out(old)
+
+
 def _signed_out(request: Request) -> Response:
     """204, and the browser forgets the session cookie."""
     response = Response(status_code=204)
@@ -102,6 +109,7 @@ def _client(request: Request) -> dict[str, str]:
 async def create_account(request: Request) -> Response:
     handle, password = string_fields(await _body(request), "handle", "password")
     signed = await _accounts(request).sign_up(handle, password, **_client(request))
+    await _end_previous(request)
     return _signed_in(request, signed, 201)
 
 
@@ -134,16 +142,13 @@ async def claim_host_handle(request: Request) -> Response:
     auth=False,
     request=CREDENTIALS,
     response=SIGNED_IN,
-    errors=(400, 403, 413, 422, 429),
+    errors=(401, 403, 429),
     tags=("sessions",),
 )
 async def create_session(request: Request) -> Response:
     handle, password = string_fields(await _body(request), "handle", "password")
-    old = current(request).session
     signed = await _accounts(request).log_in(handle, password, **_client(request))
-    if old is not None:
-        # A new login replaces the session this browser had.
-        await _accounts(request).log_out(old)
+    await _end_previous(request)
     return _signed_in(request, signed)
 
 
@@ -181,7 +186,7 @@ async def delete_session(request: Request) -> Response:
     summary="Reset the password with a recovery code; other sessions end",
     auth=False,
     response=SIGNED_IN,
-    errors=(400, 403, 413, 422, 429),
+    errors=(401, 403, 429),
     tags=("sessions",),
     request={
         "type": "object",
@@ -208,7 +213,8 @@ async def recover(request: Request) -> Response:
 )
 async def list_sessions(request: Request) -> Response:
     member, session = require_member(request)
-    return JSONResponse({"items": await _accounts(request).sessions(member, session)})
+    # A member has a handful of sessions: one page, always the last.
+    return JSONResponse({"items": await _accounts(request).sessions(member, session), "next": None})
 
 
 @operation(summary="End every session but this one", status=204, errors=(403,), tags=("sessions",))
@@ -258,7 +264,7 @@ async def patch_me(request: Request) -> Response:
 @operation(
     summary="Change the password; other sessions end",
     status=204,
-    errors=(400, 403, 422, 429),
+    errors=(400, 401, 429),
     tags=("profile",),
     request={
         "type": "object",
@@ -280,7 +286,7 @@ async def change_password(request: Request) -> Response:
 @operation(
     summary="New recovery codes (the old ones stop working)",
     status=201,
-    errors=(400, 403, 422, 429),
+    errors=(400, 401, 429),
     tags=("profile",),
     request={"type": "object", "properties": {"password": {"type": "string"}}},
     response={
@@ -315,7 +321,7 @@ async def export_me(request: Request) -> Response:
 @operation(
     summary="Erase your account (content stays as 'former member' unless asked)",
     status=204,
-    errors=(400, 403, 422, 429),
+    errors=(400, 401, 429),
     tags=("profile",),
     request={
         "type": "object",

@@ -197,8 +197,12 @@ class AuthMiddleware:
                 state = current(scope)
                 if state.cookies:
                     headers = MutableHeaders(scope=message)
-                    for value in state.cookies:
-                        headers.append("set-cookie", value)
+                    # An endpoint that set our cookie itself (a new login)
+                    # has the last word: browsers apply Set-Cookie in order.
+                    ours = cookie_name(self.settings) + "="
+                    if not any(v.startswith(ours) for v in headers.getlist("set-cookie")):
+                        for value in state.cookies:
+                            headers.append("set-cookie", value)
             await send(message)
 
         return sending
@@ -212,6 +216,7 @@ class AuthMiddleware:
 
         host_id = await self._host_identity(conn)
         if host_id is not None:
+            role = await self._host_role(conn)
             state.host_user_id = host_id
             key = tokens.host_key(self._secret, host_id)
             if state.member is None or state.member.host_key != key:
@@ -221,7 +226,6 @@ class AuthMiddleware:
                     state.member = state.session = None
                 member = await self.accounts.host_member(host_id)
                 if member is not None:
-                    role = await self._host_role(conn)
                     signed = await self.accounts.host_sign_in(
                         member, role, client=client_label(conn.headers.get("user-agent", ""))
                     )
@@ -229,8 +233,11 @@ class AuthMiddleware:
                     state.cookies.append(
                         session_cookie_header(self.settings, conn.scope, signed.token)
                     )
-            if state.member is None:
-                state.host_role = await self._host_role(conn)
+            elif role is not None:
+                # The host's word on roles holds on every request, so a role
+                # taken away on the host is taken away here at once.
+                await self.accounts.apply_host_role(state.member, role)
+            state.host_role = role
         elif state.session is not None and state.session.via_host:
             # The host logged this person out: so do we.
             await self.accounts.log_out(state.session)
@@ -242,7 +249,8 @@ class AuthMiddleware:
 
     async def _host_identity(self, conn: HTTPConnection) -> str | None:
         func = self.settings.host_identity or _default_host_identity
-        return await _call(func, conn)
+        # An empty id is nobody: otherwise every such user would share one member.
+        return await _call(func, conn) or None
 
     async def _host_role(self, conn: HTTPConnection) -> str | None:
         if self.settings.host_role is None:

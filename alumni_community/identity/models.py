@@ -93,7 +93,7 @@ class RecoveryCode(Model):
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "alumni_community.Member", related_name="recovery_codes", on_delete=fields.CASCADE
     )
-    # HMAC-SHA256 of the code: codes carry 60 random bits, so a keyed fast
+    # HMAC-SHA256 of the code: codes carry 59 random bits, so a keyed fast
     # hash suffices (argon2 is for low-entropy secrets chosen by people).
     code_hash = fields.CharField(max_length=64, unique=True)
     used_at = fields.DatetimeField(null=True)

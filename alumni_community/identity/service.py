@@ -9,10 +9,12 @@ limiter; nothing here writes one down.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from ..content import render_markdown
@@ -30,6 +32,8 @@ from .models import LoginFailure, Member, MemberStatus, RecoveryCode, Role, Sess
 from .passwords import MAX_BYTES, Hasher, PasswordError, check_policy
 
 __all__ = ["Accounts", "Authenticated", "SignedIn", "member_json"]
+
+logger = logging.getLogger("alumni_community.identity")
 
 RECOVERY_CODES = 10
 #: last_seen_at is written at most this often per session: often enough for
@@ -83,7 +87,7 @@ class Accounts:
 
     async def sign_up(self, handle: str, password: str, *, ip: str, client: str) -> SignedIn:
         now = self.settings.now()
-        self._throttle_ip(f"signup:{ip}", self.settings.signup_limit_per_ip, now)
+        self._count_signup(ip, now)
         value = await self._available_handle(handle)
         try:
             check_policy(password, handle=value)
@@ -98,13 +102,12 @@ class Accounts:
         except IntegrityError:
             # Someone took the handle between our check and our insert.
             raise ValidationFailed({"handle": ["is taken"]}) from None
-        self.limiter.hit(f"signup:{ip}", self.settings.signup_limit_per_ip, now.timestamp())
         return SignedIn(member, session, token, codes)
 
     async def log_in(self, handle: str, password: str, *, ip: str, client: str) -> SignedIn:
         now = self.settings.now()
         key = handles.key(handle)[:64]
-        await self._throttle_login(key, ip, now)
+        attempt = await self._begin_attempt(key, ip, now)
         member = await Member.get_or_none(handle_key=key)
         stored = member.password_hash if member is not None else None
         if len(password.encode("utf-8")) > MAX_BYTES:
@@ -112,13 +115,12 @@ class Accounts:
         else:
             ok = await self.hasher.verify(stored, password)
         if not ok or member is None or stored is None:
-            await self._record_failure(key, ip, now)
             raise InvalidCredentials("The handle or the password is wrong.")
         self._ensure_may_sign_in(member, now)
+        await self._succeeded(attempt)
         if self.hasher.needs_rehash(stored):
             member.password_hash = await self.hasher.hash(password)
             await member.save(update_fields=["password_hash"])
-        await LoginFailure.filter(handle_digest=self._digest(key)).delete()
         token, session = await self._new_session(member, client, via_host=False)
         return SignedIn(member, session, token)
 
@@ -150,7 +152,8 @@ class Accounts:
     # -- sessions --------------------------------------------------------------
 
     async def sessions(self, member: Member, current: Session) -> list[dict[str, Any]]:
-        rows = await Session.filter(member_id=member.id).order_by("-last_seen_at")
+        """The member's live sessions, newest activity first (dead ones are deleted)."""
+        rows = await self._live_sessions(member)
         return [
             {
                 "id": row.public_id,
@@ -184,7 +187,7 @@ class Accounts:
         """
         now = self.settings.now()
         key = handles.key(handle)[:64]
-        await self._throttle_login(key, ip, now)
+        attempt = await self._begin_attempt(key, ip, now)
         try:
             check_policy(new_password, handle=handles.normalize(handle))
         except PasswordError as error:
@@ -200,13 +203,14 @@ class Accounts:
                     member_id=member.id, code_hash=code_hash, used_at=None
                 ).update(used_at=now)
                 if used:
+                    # Raised inside the transaction: a suspended member's code
+                    # and password stay as they were.
+                    self._ensure_may_sign_in(member, now)
                     await Member.filter(id=member.id).update(password_hash=password_hash)
                     await Session.filter(member_id=member.id).delete()
         if member is None or not used:
-            await self._record_failure(key, ip, now)
             raise InvalidCredentials("The handle or the recovery code is wrong.")
-        self._ensure_may_sign_in(member, now)
-        await LoginFailure.filter(handle_digest=self._digest(key)).delete()
+        await self._succeeded(attempt)
         token, session = await self._new_session(member, client, via_host=False)
         return SignedIn(member, session, token)
 
@@ -226,13 +230,12 @@ class Accounts:
     async def confirm_password(self, member: Member, password: str) -> None:
         """Re-authentication before a sensitive change (throttled like a login)."""
         now = self.settings.now()
-        key = member.handle_key or ""
-        await self._throttle_login(key, "", now)
+        attempt = await self._begin_attempt(member.handle_key or "", "", now)
         if len(password.encode("utf-8")) > MAX_BYTES or not await self.hasher.verify(
             member.password_hash, password
         ):
-            await self._record_failure(key, "", now)
             raise InvalidCredentials("The password is wrong.")
+        await self._succeeded(attempt)
 
     async def regenerate_recovery_codes(self, member: Member) -> list[str]:
         async with in_transaction():
@@ -250,7 +253,7 @@ class Accounts:
     async def host_sign_in(self, member: Member, role: str | None, *, client: str) -> SignedIn:
         now = self.settings.now()
         self._ensure_may_sign_in(member, now)
-        await self._apply_host_role(member, role)
+        await self.apply_host_role(member, role)
         token, session = await self._new_session(member, client, via_host=True)
         return SignedIn(member, session, token)
 
@@ -261,21 +264,20 @@ class Accounts:
         now = self.settings.now()
         if await self.host_member(host_user_id) is not None:
             raise ValidationFailed({"handle": ["you already have a handle here"]})
-        self._throttle_ip(f"signup:{ip}", self.settings.signup_limit_per_ip, now)
+        self._count_signup(ip, now)
         value = await self._available_handle(handle)
         try:
             async with in_transaction():
                 member = await self._create(
                     value, now, host_key=tokens.host_key(self._secret, host_user_id)
                 )
-                await self._apply_host_role(member, role)
+                await self.apply_host_role(member, role)
                 token, session = await self._new_session(member, client, via_host=True)
         except IntegrityError:
             raise ValidationFailed({"handle": ["is taken"]}) from None
-        self.limiter.hit(f"signup:{ip}", self.settings.signup_limit_per_ip, now.timestamp())
         return SignedIn(member, session, token)
 
-    async def _apply_host_role(self, member: Member, role: str | None) -> None:
+    async def apply_host_role(self, member: Member, role: str | None) -> None:
         if role is None:
             return
         try:
@@ -331,7 +333,7 @@ class Accounts:
         elif parsed > self.settings.now().date():
             errors["sobriety_date"] = ["must not be in the future"]
         elif parsed.year < 1900:
-            errors["sobriety_date"] = ["must be after 1900"]
+            errors["sobriety_date"] = ["must be 1900 or later"]
         return parsed
 
     async def profile(self, member: Member) -> dict[str, Any]:
@@ -357,17 +359,24 @@ class Accounts:
 
     # -- admin -----------------------------------------------------------------
 
-    async def create_member(self, handle: str, password: str, role: Role) -> Member:
-        """For the CLI: a member made by an operator (how a host makes its first admin)."""
+    async def create_member(
+        self, handle: str, password: str, role: Role
+    ) -> tuple[Member, list[str]]:
+        """For the CLI: a member made by an operator (how a host makes its first admin).
+
+        Returns the member and their recovery codes, made in one transaction.
+        """
         value = await self._available_handle(handle)
         try:
             check_policy(password, handle=value)
         except PasswordError as error:
             raise ValidationFailed({"password": [str(error)]}) from None
         password_hash = await self.hasher.hash(password)
-        return await self._create(
-            value, self.settings.now(), password_hash=password_hash, role=role
-        )
+        async with in_transaction():
+            member = await self._create(
+                value, self.settings.now(), password_hash=password_hash, role=role
+            )
+            return member, await self._replace_recovery_codes(member)
 
     async def get_by_handle(self, handle: str) -> Member:
         member = await Member.get_or_none(handle_key=handles.key(handle)[:64])
@@ -393,7 +402,7 @@ class Accounts:
 
     async def export(self, member: Member) -> dict[str, Any]:
         """Everything we hold about the member, as JSON-ready data."""
-        sessions = await Session.filter(member_id=member.id).order_by("created_at")
+        sessions = await self._live_sessions(member)
         return {
             "format": "alumni_community.export/1",
             "exported_at": self.settings.now().isoformat(),
@@ -455,7 +464,11 @@ class Accounts:
             )
             # Later domains (posts, messages, sign-ups) erase or keep their rows here.
         if self.settings.database_engine == "sqlite":
-            await Member._meta.db.execute_script("PRAGMA wal_checkpoint(TRUNCATE)")
+            rows = await Member._meta.db.execute_query_dict("PRAGMA wal_checkpoint(TRUNCATE)")
+            if rows and rows[0].get("busy"):
+                # Another connection (another process) was reading: the old
+                # pages stay in the write-ahead log until its next checkpoint.
+                logger.warning("erasure: the write-ahead log could not be truncated yet")
 
     # -- internals -------------------------------------------------------------
 
@@ -463,6 +476,17 @@ class Accounts:
     def _secret(self) -> str:
         assert self.settings.secret_key is not None
         return self.settings.secret_key
+
+    async def _live_sessions(self, member: Member) -> list[Session]:
+        now = self.settings.now()
+        idle_since = now - dt.timedelta(seconds=self.settings.session_idle_seconds)
+        await (
+            Session.filter(member_id=member.id)
+            .filter(Q(expires_at__lte=now) | Q(last_seen_at__lte=idle_since))
+            .delete()
+        )
+        rows: list[Session] = await Session.filter(member_id=member.id).order_by("-last_seen_at")
+        return rows
 
     async def _create(self, handle: str, now: dt.datetime, **fields: Any) -> Member:
         """A new member under an available, validated handle (see ``_available_handle``)."""
@@ -532,29 +556,57 @@ class Accounts:
                 else "This account cannot sign in."
             )
 
+    def _count_signup(self, ip: str, now: dt.datetime) -> None:
+        """Every attempt counts, refused ones too: a script probing which
+        handles are taken is slowed as much as one creating accounts."""
+        key, limit = f"signup:{ip}", self.settings.signup_limit_per_ip
+        self._throttle_ip(key, limit, now)
+        self.limiter.hit(key, limit, now.timestamp())
+
     def _throttle_ip(self, key: str, limit: Limit, now: dt.datetime) -> None:
         retry = self.limiter.retry_after(key, limit, now.timestamp())
         if retry is not None:
             raise RateLimited(retry)
 
-    async def _throttle_login(self, handle_key: str, ip: str, now: dt.datetime) -> None:
-        if ip:
-            self._throttle_ip(f"login:{ip}", self.settings.login_limit_per_ip, now)
+    async def _begin_attempt(self, handle_key: str, ip: str, now: dt.datetime) -> _Attempt:
+        """Count an attempt as failed before checking it; ``_succeeded`` takes it back.
+
+        Counting first is what makes the limits hold under concurrency: each
+        attempt inserts its row, then counts the rows up to its own, so of
+        many simultaneous guesses only the first ``count`` reach the hash.
+        """
+        stamp = now.timestamp()
+        ip_key = f"login:{ip}" if ip else None
+        if ip_key is not None:
+            self._throttle_ip(ip_key, self.settings.login_limit_per_ip, now)
+            self.limiter.hit(ip_key, self.settings.login_limit_per_ip, stamp)
         limit = self.settings.login_limit_per_handle
         since = now - dt.timedelta(seconds=limit.seconds)
-        recent = (
-            await LoginFailure.filter(handle_digest=self._digest(handle_key), failed_at__gt=since)
-            .order_by("failed_at")
+        digest = self._digest(handle_key)
+        await LoginFailure.filter(failed_at__lte=since).delete()
+        row = await LoginFailure.create(handle_digest=digest, failed_at=now)
+        earlier: list[dt.datetime] = await (  # type: ignore[assignment]
+            LoginFailure.filter(handle_digest=digest, failed_at__gt=since, id__lt=row.id)
+            .order_by("failed_at", "id")
             .values_list("failed_at", flat=True)
         )
-        if len(recent) >= limit.count:
-            oldest: dt.datetime = recent[-limit.count]  # type: ignore[assignment]
-            wait = (oldest + dt.timedelta(seconds=limit.seconds) - now).total_seconds()
-            raise RateLimited(int(wait) + 1)
+        if len(earlier) >= limit.count:
+            await LoginFailure.filter(id=row.id).delete()
+            if ip_key is not None:
+                self.limiter.unhit(ip_key, stamp)
+            frees_at = earlier[-limit.count] + dt.timedelta(seconds=limit.seconds)
+            raise RateLimited(int((frees_at - now).total_seconds()) + 1)
+        return _Attempt(digest=digest, ip_key=ip_key, stamp=stamp)
 
-    async def _record_failure(self, handle_key: str, ip: str, now: dt.datetime) -> None:
-        if ip:
-            self.limiter.hit(f"login:{ip}", self.settings.login_limit_per_ip, now.timestamp())
-        window = dt.timedelta(seconds=self.settings.login_limit_per_handle.seconds)
-        await LoginFailure.filter(failed_at__lte=now - window).delete()
-        await LoginFailure.create(handle_digest=self._digest(handle_key), failed_at=now)
+    async def _succeeded(self, attempt: _Attempt) -> None:
+        """A good attempt clears the handle's failures and is not held against the address."""
+        await LoginFailure.filter(handle_digest=attempt.digest).delete()
+        if attempt.ip_key is not None:
+            self.limiter.unhit(attempt.ip_key, attempt.stamp)
+
+
+@dataclass
+class _Attempt:
+    digest: str
+    ip_key: str | None
+    stamp: float

@@ -176,3 +176,31 @@ async def test_bridge_refusals(host: tuple[httpx.AsyncClient, Community]) -> Non
     )
     assert erased.status_code == 204
     assert (await Member.get()).host_key is None
+
+
+async def test_the_hosts_word_on_roles_holds_on_every_request(database_url: str) -> None:
+    def role(conn: HTTPConnection) -> str | None:
+        return "moderator" if conn.headers.get("x-staff") == "1" else "member"
+
+    await migrate(make_settings(database_url))
+    community = Community(make_settings(database_url, host_role=role))
+    app = Starlette(
+        routes=[Mount("/community", app=community)],
+        middleware=[Middleware(AuthenticationMiddleware, backend=HeaderBackend())],
+    )
+    async with community.lifespan():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t/community/api/v1"
+        ) as c:
+            staff = as_host(PLANTED_HOST_ID, **{"x-staff": "1"})
+            await c.post("/accounts/host", json={"handle": "meadow"}, headers=staff)
+            assert (await c.get("/session", headers=staff)).json()["member"]["role"] == "moderator"
+            demoted = await c.get("/session", headers=as_host(PLANTED_HOST_ID))
+            assert demoted.json()["member"]["role"] == "member"
+
+
+async def test_an_empty_host_id_is_nobody(host: tuple[httpx.AsyncClient, Community]) -> None:
+    client, _ = host
+    response = await client.get("/session", headers={"x-host-user": ""})
+    assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
