@@ -636,3 +636,17 @@ async def test_the_openapi_document_describes_sessions_and_errors(
     assert login["security"] == []
     patch = doc["paths"]["/me"]["patch"]
     assert {"401", "403", "413", "422"} <= patch["responses"].keys()
+
+
+async def test_an_old_hash_is_upgraded_at_the_next_good_login(client: httpx.AsyncClient) -> None:
+    from argon2 import PasswordHasher
+
+    await sign_up(client)
+    client.cookies.clear()
+    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    await Member.filter(handle="river").update(password_hash=weak)
+    assert (
+        await client.post("/session", json={"handle": "river", "password": PASSWORD})
+    ).status_code == 200
+    upgraded = (await Member.get(handle="river")).password_hash
+    assert upgraded != weak and not PasswordHasher().check_needs_rehash(upgraded)
