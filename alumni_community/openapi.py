@@ -148,7 +148,7 @@ def _operation(route: Route, op: Operation) -> dict[str, Any]:
 
 _REASONS = {
     400: "bad request",
-    401: "no valid session",
+    401: "not signed in, or wrong credentials",
     403: "not allowed",
     404: "not found",
     409: "conflict",

@@ -103,7 +103,7 @@ def _client(request: Request) -> dict[str, str]:
     status=201,
     request=CREDENTIALS,
     response=SIGNED_IN,
-    errors=(400, 413, 422, 429),
+    errors=(403, 429),
     tags=("accounts",),
 )
 async def create_account(request: Request) -> Response:
@@ -118,7 +118,7 @@ async def create_account(request: Request) -> Response:
     auth=False,
     status=201,
     response=SIGNED_IN,
-    errors=(400, 401, 422, 429),
+    errors=(401, 403, 429),
     tags=("accounts",),
     request={
         "type": "object",
@@ -203,18 +203,23 @@ async def recover(request: Request) -> Response:
         await _body(request), "handle", "recovery_code", "new_password"
     )
     signed = await _accounts(request).recover(handle, code, new_password, **_client(request))
+    await _end_previous(request)
     return _signed_in(request, signed)
 
 
 @operation(
     summary="The member's sessions, newest activity first",
     tags=("sessions",),
-    response={"type": "object", "properties": {"items": {"type": "array"}}},
+    response={
+        "type": "object",
+        "properties": {"items": {"type": "array"}, "next": {"type": ["string", "null"]}},
+    },
 )
 async def list_sessions(request: Request) -> Response:
     member, session = require_member(request)
     # A member has a handful of sessions: one page, always the last.
-    return JSONResponse({"items": await _accounts(request).sessions(member, session), "next": None})
+    items = await _accounts(request).sessions(member, session)
+    return JSONResponse({"items": items, "next": None})
 
 
 @operation(summary="End every session but this one", status=204, errors=(403,), tags=("sessions",))

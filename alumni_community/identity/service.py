@@ -187,11 +187,13 @@ class Accounts:
         """
         now = self.settings.now()
         key = handles.key(handle)[:64]
-        attempt = await self._begin_attempt(key, ip, now)
+        # The policy depends only on what was typed: a weak new password is a
+        # typo to fix, not a guess to count.
         try:
             check_policy(new_password, handle=handles.normalize(handle))
         except PasswordError as error:
             raise ValidationFailed({"new_password": [str(error)]}) from None
+        attempt = await self._begin_attempt(key, ip, now)
         password_hash = await self.hasher.hash(new_password)
         member = await Member.get_or_none(handle_key=key)
         code_hash = tokens.recovery_code_hash(self._secret, code)
@@ -584,12 +586,19 @@ class Accounts:
         since = now - dt.timedelta(seconds=limit.seconds)
         digest = self._digest(handle_key)
         await LoginFailure.filter(failed_at__lte=since).delete()
-        row = await LoginFailure.create(handle_digest=digest, failed_at=now)
-        earlier: list[dt.datetime] = await (  # type: ignore[assignment]
-            LoginFailure.filter(handle_digest=digest, failed_at__gt=since, id__lt=row.id)
-            .order_by("failed_at", "id")
-            .values_list("failed_at", flat=True)
-        )
+        async with in_transaction() as connection:
+            if self.settings.database_engine == "postgres":
+                # Ids are handed out before commit: without this lock two
+                # attempts committing out of order could each miss the other.
+                await connection.execute_query(
+                    "SELECT pg_advisory_xact_lock(hashtext($1))", [digest]
+                )
+            row = await LoginFailure.create(handle_digest=digest, failed_at=now)
+            earlier: list[dt.datetime] = await (  # type: ignore[assignment]
+                LoginFailure.filter(handle_digest=digest, failed_at__gt=since, id__lt=row.id)
+                .order_by("failed_at", "id")
+                .values_list("failed_at", flat=True)
+            )
         if len(earlier) >= limit.count:
             await LoginFailure.filter(id=row.id).delete()
             if ip_key is not None:

@@ -650,3 +650,38 @@ async def test_an_old_hash_is_upgraded_at_the_next_good_login(client: httpx.Asyn
     ).status_code == 200
     upgraded = (await Member.get(handle="river")).password_hash
     assert upgraded != weak and not PasswordHasher().check_needs_rehash(upgraded)
+
+
+async def test_a_weak_new_password_at_recovery_is_not_counted_as_a_guess(
+    client: httpx.AsyncClient,
+) -> None:
+    codes = (await sign_up(client)).json()["recovery_codes"]
+    client.cookies.clear()
+    for _ in range(6):
+        weak = await client.post(
+            "/session/recover",
+            json={"handle": "river", "recovery_code": codes[0], "new_password": "password"},
+        )
+        assert weak.status_code == 422
+    assert await LoginFailure.all().count() == 0
+    fixed = await client.post(
+        "/session/recover",
+        json={"handle": "river", "recovery_code": codes[0], "new_password": "a better one now"},
+    )
+    assert fixed.status_code == 200
+
+
+async def test_recovering_from_another_members_browser_ends_their_session(
+    client: httpx.AsyncClient,
+) -> None:
+    codes = (await sign_up(client, "river")).json()["recovery_codes"]
+    client.cookies.clear()
+    other = await sign_up(client, "meadow")
+    meadow_cookie = client.cookies["ac_session"]
+    recovered = await client.post(
+        "/session/recover",
+        json={"handle": "river", "recovery_code": codes[0], "new_password": "a new passphrase"},
+        headers=csrf(other),
+    )
+    assert recovered.status_code == 200
+    assert (await session_with(client, meadow_cookie)).status_code == 401
