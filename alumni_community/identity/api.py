@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import BadRequest, HandleNeeded, NotAuthenticated, ValidationFailed
+from ..errors import HandleNeeded, NotAuthenticated, ValidationFailed
 from ..openapi import operation
 from ..requests import read_json, string_fields
 from . import tokens
@@ -279,8 +279,6 @@ async def patch_me(request: Request) -> Response:
 )
 async def change_password(request: Request) -> Response:
     member, session = require_member(request)
-    if member.password_hash is None:
-        raise BadRequest("You sign in through the site; there is no password to change here.")
     current_password, new_password = string_fields(
         await _body(request), "current_password", "new_password"
     )
@@ -301,12 +299,8 @@ async def change_password(request: Request) -> Response:
 )
 async def regenerate_codes(request: Request) -> Response:
     member, _ = require_member(request)
-    accounts = _accounts(request)
-    if member.password_hash is None:
-        raise BadRequest("You sign in through the site; recovery codes are for passwords.")
-    (password,) = string_fields(await _body(request), "password")
-    await accounts.confirm_password(member, password)
-    codes = await accounts.regenerate_recovery_codes(member)
+    (password,) = string_fields(await _body(request), optional=("password",))
+    codes = await _accounts(request).regenerate_recovery_codes(member, password)
     return JSONResponse({"recovery_codes": codes}, status_code=201)
 
 
@@ -335,18 +329,17 @@ async def export_me(request: Request) -> Response:
 )
 async def erase_me(request: Request) -> Response:
     member, _ = require_member(request)
-    accounts = _accounts(request)
     data = await _body(request)
     delete_content = data.get("delete_content", False)
     if not isinstance(delete_content, bool):
         raise ValidationFailed({"delete_content": ["must be true or false"]})
-    if member.password_hash is not None:
-        (password,) = string_fields(data, "password")
-        await accounts.confirm_password(member, password)
-    elif current(request).host_user_id is None:
-        # A host-bridged member re-authenticates by being signed in on the host now.
-        raise NotAuthenticated("Sign in on the site again to erase your account.")
-    await accounts.erase(member, delete_content=delete_content)
+    (password,) = string_fields(data, optional=("password",))
+    await _accounts(request).erase(
+        member,
+        password=password,
+        host_signed_in=current(request).host_user_id is not None,
+        delete_content=delete_content,
+    )
     return _signed_out(request)
 
 

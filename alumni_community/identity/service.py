@@ -20,7 +20,9 @@ from tortoise.transactions import in_transaction
 from ..content import render_markdown
 from ..errors import (
     AccountInactive,
+    BadRequest,
     InvalidCredentials,
+    NotAuthenticated,
     NotFound,
     RateLimited,
     ValidationFailed,
@@ -88,12 +90,7 @@ class Accounts:
     async def sign_up(self, handle: str, password: str, *, ip: str, client: str) -> SignedIn:
         now = self.settings.now()
         self._count_signup(ip, now)
-        value = await self._available_handle(handle)
-        try:
-            check_policy(password, handle=value)
-        except PasswordError as error:
-            raise ValidationFailed({"password": [str(error)]}) from None
-        password_hash = await self.hasher.hash(password)
+        value, password_hash = await self._credentials(handle, password)
         try:
             async with in_transaction():
                 member = await self._create(value, now, password_hash=password_hash)
@@ -189,10 +186,7 @@ class Accounts:
         key = handles.key(handle)[:64]
         # The policy depends only on what was typed: a weak new password is a
         # typo to fix, not a guess to count.
-        try:
-            check_policy(new_password, handle=handles.normalize(handle))
-        except PasswordError as error:
-            raise ValidationFailed({"new_password": [str(error)]}) from None
+        self._check_password(new_password, handles.normalize(handle), "new_password")
         attempt = await self._begin_attempt(key, ip, now)
         password_hash = await self.hasher.hash(new_password)
         member = await Member.get_or_none(handle_key=key)
@@ -219,11 +213,9 @@ class Accounts:
     async def change_password(
         self, member: Member, current_password: str, new_password: str, *, keep: Session
     ) -> None:
+        self._require_password(member, "there is no password to change here")
         await self.confirm_password(member, current_password)
-        try:
-            check_policy(new_password, handle=member.handle or "")
-        except PasswordError as error:
-            raise ValidationFailed({"new_password": [str(error)]}) from None
+        self._check_password(new_password, member.handle or "", "new_password")
         member.password_hash = await self.hasher.hash(new_password)
         async with in_transaction():
             await member.save(update_fields=["password_hash"])
@@ -239,9 +231,17 @@ class Accounts:
             raise InvalidCredentials("The password is wrong.")
         await self._succeeded(attempt)
 
-    async def regenerate_recovery_codes(self, member: Member) -> list[str]:
+    async def regenerate_recovery_codes(self, member: Member, password: str) -> list[str]:
+        """New codes after the password is confirmed; the old codes stop working."""
+        self._require_password(member, "recovery codes are for passwords")
+        await self.confirm_password(member, password)
         async with in_transaction():
             return await self._replace_recovery_codes(member)
+
+    @staticmethod
+    def _require_password(member: Member, why: str) -> None:
+        if member.password_hash is None:
+            raise BadRequest(f"You sign in through the site: {why}.")
 
     async def remaining_recovery_codes(self, member: Member) -> int:
         count: int = await RecoveryCode.filter(member_id=member.id, used_at=None).count()
@@ -368,12 +368,7 @@ class Accounts:
 
         Returns the member and their recovery codes, made in one transaction.
         """
-        value = await self._available_handle(handle)
-        try:
-            check_policy(password, handle=value)
-        except PasswordError as error:
-            raise ValidationFailed({"password": [str(error)]}) from None
-        password_hash = await self.hasher.hash(password)
+        value, password_hash = await self._credentials(handle, password)
         async with in_transaction():
             member = await self._create(
                 value, self.settings.now(), password_hash=password_hash, role=role
@@ -434,14 +429,29 @@ class Accounts:
             "recovery_codes_left": await self.remaining_recovery_codes(member),
         }
 
-    async def erase(self, member: Member, *, delete_content: bool) -> None:
+    async def erase(
+        self,
+        member: Member,
+        *,
+        password: str | None,
+        host_signed_in: bool,
+        delete_content: bool,
+    ) -> None:
         """Remove the member's personal data; the row stays only as a tombstone id.
+
+        The member re-authenticates first: with their password, or, for a
+        member who only signs in through the host, by being signed in on the
+        host at this moment.
 
         Content they wrote stays, shown as "former member", unless
         ``delete_content``. On SQLite the freed bytes are zeroed
         (``secure_delete``) and the write-ahead log is truncated, so the
         erased text cannot be read back from the files.
         """
+        if member.password_hash is not None:
+            await self.confirm_password(member, password or "")
+        elif not host_signed_in:
+            raise NotAuthenticated("Sign in on the site again to erase your account.")
         key = member.handle_key
         async with in_transaction():
             await Session.filter(member_id=member.id).delete()
@@ -478,6 +488,19 @@ class Accounts:
     def _secret(self) -> str:
         assert self.settings.secret_key is not None
         return self.settings.secret_key
+
+    @staticmethod
+    def _check_password(password: str, handle: str, field: str) -> None:
+        try:
+            check_policy(password, handle=handle)
+        except PasswordError as error:
+            raise ValidationFailed({field: [str(error)]}) from None
+
+    async def _credentials(self, handle: str, password: str) -> tuple[str, str]:
+        """A new member's checked handle and hashed password."""
+        value = await self._available_handle(handle)
+        self._check_password(password, value, "password")
+        return value, await self.hasher.hash(password)
 
     async def _live_sessions(self, member: Member) -> list[Session]:
         now = self.settings.now()
