@@ -43,7 +43,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext, _current_context
 from tortoise.exceptions import OperationalError
-from tortoise.migrations.executor import MigrationExecutor
+from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 from tortoise.migrations.recorder import MigrationRecorder
 from tortoise.router import router as _tortoise_router
 from tortoise.timezone import _reset_timezone_cache
@@ -203,9 +203,10 @@ class Database:
         with self.activate():
             return await _pending(self.connection(), self.settings.database_engine)
 
-    async def migrate(self) -> list[str]:
+    async def migrate(self, upto: str | None = None) -> list[str]:
+        """Apply pending migrations (``upto`` one by name: for testing data migrations)."""
         with self.activate():
-            return await _apply(self.connection(), self.settings.database_engine)
+            return await _apply(self.connection(), self.settings.database_engine, upto)
 
     async def ensure_schema(self) -> None:
         """Migrate when the settings say so; otherwise refuse an old schema clearly."""
@@ -332,8 +333,9 @@ async def _pending(connection: BaseDBAsyncClient, engine: str) -> list[str]:
     return [step.migration.name for step in steps if not step.backward]
 
 
-async def _apply(connection: BaseDBAsyncClient, engine: str) -> list[str]:
+async def _apply(connection: BaseDBAsyncClient, engine: str, upto: str | None = None) -> list[str]:
     applied: list[str] = []
+    targets = [MigrationTarget(APP_LABEL, upto)] if upto else None
 
     def progress(event: str, app_label: str, name: str) -> None:
         if event == "apply_done":
@@ -346,11 +348,11 @@ async def _apply(connection: BaseDBAsyncClient, engine: str) -> list[str]:
         async with connection.acquire_connection() as lock:
             await lock.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
             try:
-                await _Executor(connection, engine).migrate(progress=progress)
+                await _Executor(connection, engine).migrate(targets, progress=progress)
             finally:
                 await lock.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
     else:
-        await _Executor(connection, engine).migrate(progress=progress)
+        await _Executor(connection, engine).migrate(targets, progress=progress)
     return applied
 
 

@@ -17,14 +17,24 @@ DEMO_LOGINS = [
 ]
 
 DEMO_ROOMS = [
-    ("welcome", "Welcome", "Introduce yourself and meet others.", Moderation.STANDARD),
-    ("daily-reflections", "Daily reflections", "A thought for today.", Moderation.STANDARD),
-    ("service", "Service", "Ways to give back, and people to do it with.", Moderation.STANDARD),
+    ("welcome", "Welcome", "Introduce yourself and meet others.", Moderation.NEW_MEMBERS_REVIEWED),
+    (
+        "daily-reflections",
+        "Daily reflections",
+        "A thought for today.",
+        Moderation.NEW_MEMBERS_REVIEWED,
+    ),
+    (
+        "service",
+        "Service",
+        "Ways to give back, and people to do it with.",
+        Moderation.NEW_MEMBERS_REVIEWED,
+    ),
     (
         "hard-days",
         "Hard days",
         "When it is hard. Every post is read by a moderator first.",
-        Moderation.PREMODERATED,
+        Moderation.ALL_REVIEWED,
     ),
 ]
 
@@ -40,7 +50,7 @@ async def seed(accounts: Accounts) -> None:
             defaults={
                 "name": name,
                 "description": description,
-                "visibility": Visibility.PUBLIC,
+                "visibility": Visibility.MEMBERS,
                 "moderation": moderation,
                 "position": position,
             },

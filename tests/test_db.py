@@ -22,10 +22,10 @@ from .conftest import make_settings
 
 pytestmark = pytest.mark.anyio
 
-ALL_MIGRATIONS = sorted(
-    path.stem
-    for path in (Path(__file__).parent.parent / "alumni_community" / "migrations").glob("0*.py")
+ALL_MIGRATION_FILES = sorted(
+    (Path(__file__).parent.parent / "alumni_community" / "migrations").glob("0*.py")
 )
+ALL_MIGRATIONS = [path.stem for path in ALL_MIGRATION_FILES]
 
 
 async def _tables(db: Database) -> set[str]:
@@ -183,3 +183,33 @@ async def test_concurrent_migrations_on_postgres_apply_each_migration_once(
     results = await asyncio.gather(*[migrate(settings) for _ in range(3)])
     assert sorted(results, key=len) == [[], [], ALL_MIGRATIONS]
     assert await pending_migrations(settings) == []
+
+
+def test_migrations_never_import_todays_models() -> None:
+    # A migration is history: importing a model's enum would break it the day
+    # that enum changes.
+    for path in sorted(ALL_MIGRATION_FILES):
+        imports = [
+            line for line in path.read_text().splitlines() if line.startswith(("from ", "import "))
+        ]
+        assert not [line for line in imports if "alumni_community" in line], path.name
+
+
+async def test_room_settings_keep_their_meaning_across_the_rename(database_url: str) -> None:
+    settings = make_settings(database_url)
+    db = Database(settings)
+    await db.open()
+    try:
+        await db.migrate(upto="0002_identity")
+        with db.activate():
+            await db.connection().execute_script(
+                "INSERT INTO ac_room (slug, name, description, visibility, moderation, position,"
+                " created_at) VALUES ('old', 'Old', '', 'public', 'premoderated', 0,"
+                " '2026-01-01 00:00:00+00:00')"
+            )
+        assert await db.migrate() == ALL_MIGRATIONS[2:]
+        with db.activate():
+            room = await Room.get(slug="old")
+        assert (room.visibility, room.moderation) == ("members", "all_reviewed")
+    finally:
+        await db.close()

@@ -1,7 +1,19 @@
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
-from alumni_community.rooms.models import Moderation, Visibility
+from enum import StrEnum
+
+
+# The enums as they were when this migration was written: a migration is
+# history, so it never imports today's models.
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class Moderation(StrEnum):
+    STANDARD = "standard"
+    PREMODERATED = "premoderated"
 
 
 class Migration(migrations.Migration):

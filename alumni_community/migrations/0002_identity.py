@@ -1,8 +1,24 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from alumni_community.identity.models import MemberStatus, Role
+from enum import StrEnum
 from tortoise.fields.base import OnDelete
 from tortoise import fields
+
+
+# The enums as they were when this migration was written: a migration is
+# history, so it never imports today's models.
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    SILENCED = "silenced"
+    SUSPENDED = "suspended"
+    BANNED = "banned"
+    ERASED = "erased"
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
 
 
 class Migration(migrations.Migration):

@@ -9,4 +9,4 @@ __all__ = ["count_public_rooms"]
 
 async def count_public_rooms() -> int:
     """How many rooms any member may see (the only room fact shown before sign-in)."""
-    return await Room.filter(visibility=Visibility.PUBLIC).count()
+    return await Room.filter(visibility=Visibility.MEMBERS).count()
