@@ -1,0 +1,1 @@
+"""Moderation: crisis, identifying details and watched words in what members post."""
