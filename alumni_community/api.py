@@ -9,7 +9,9 @@ from starlette.routing import BaseRoute, Route
 from .errors import ServiceUnavailable
 from .identity import api as identity_api
 from .identity.edge import cookie_name
+from .moderation import api as moderation_api
 from .openapi import document, operation
+from .rooms import api as rooms_api
 
 __all__ = ["routes"]
 
@@ -56,4 +58,6 @@ routes: list[BaseRoute] = [
     Route("/health", health, methods=["GET"], name="api:health"),
     Route("/openapi.json", openapi, methods=["GET"], name="api:openapi"),
     *identity_api.routes,
+    *rooms_api.routes,
+    *moderation_api.routes,
 ]

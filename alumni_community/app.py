@@ -35,7 +35,9 @@ from .errors import CommunityError
 from .headers import SecurityHeadersMiddleware
 from .identity.edge import AuthMiddleware
 from .identity.service import Accounts
+from .moderation.service import Moderation
 from .problems import ErrorMiddleware, community_error_handler, http_exception_handler
+from .rooms.service import Rooms
 from .settings import Settings
 from .web import pages
 from .web.templating import make_templates
@@ -57,6 +59,8 @@ class Community:
         self.settings = settings if settings is not None else Settings.from_env()
         self.database = Database(self.settings)
         self.accounts = Accounts(self.settings)
+        self.moderation = Moderation(self.settings)
+        self.rooms = Rooms(self.settings, self.moderation)
         self._started = False
         self._lazily_started = False
         self._start_lock = asyncio.Lock()

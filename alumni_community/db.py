@@ -79,6 +79,7 @@ _open_engines: Counter[str] = Counter()
 #: Every module that defines models. New domains add theirs here.
 MODEL_MODULES: tuple[str, ...] = (
     "alumni_community.identity.models",
+    "alumni_community.moderation.models",
     "alumni_community.rooms.models",
 )
 

@@ -17,10 +17,12 @@ The tree::
     │   └── HandleNeeded                401 handle_needed     (host user with no handle yet)
     ├── Forbidden                       403 forbidden
     │   ├── CsrfFailed                  403 csrf_failed
-    │   └── AccountInactive             403 account_inactive
+    │   ├── AccountInactive             403 account_inactive
+    │   └── Silenced                    403 silenced          (read-only until a time)
     ├── NotFound                        404 not_found
     ├── MethodNotAllowed                405 method_not_allowed
     ├── Conflict                        409 conflict
+    │   └── IdentifyingDetails          409 identifying_details (+ what was found)
     ├── PayloadTooLarge                 413 too_large
     ├── RateLimited                     429 rate_limited      (+ retry_after seconds)
     └── ServiceUnavailable              503 unavailable
@@ -44,6 +46,7 @@ __all__ = [
     "CsrfFailed",
     "Forbidden",
     "HandleNeeded",
+    "IdentifyingDetails",
     "InvalidCredentials",
     "MethodNotAllowed",
     "NotAuthenticated",
@@ -52,6 +55,7 @@ __all__ = [
     "RateLimited",
     "SchemaNotReady",
     "ServiceUnavailable",
+    "Silenced",
     "ValidationFailed",
 ]
 
@@ -151,6 +155,13 @@ class Forbidden(CommunityError):
     title = "Not allowed"
 
 
+class Silenced(Forbidden):
+    """The member may read but not write, until ``until`` if it is set."""
+
+    code = "silenced"
+    title = "You cannot post right now"
+
+
 class CsrfFailed(Forbidden):
     code = "csrf_failed"
     title = "Missing or wrong CSRF token"
@@ -186,6 +197,31 @@ class Conflict(CommunityError):
     status = 409
     code = "conflict"
     title = "Conflict"
+
+
+class IdentifyingDetails(Conflict):
+    """The text seems to reveal who someone is; send again with ``confirm: true`` to publish."""
+
+    code = "identifying_details"
+    title = "This may reveal who someone is"
+
+    def __init__(self, found: Sequence[str]) -> None:
+        self.found = sorted(set(found))
+        super().__init__(
+            "It looks like this names "
+            + ", ".join(_KIND_WORDS.get(k, k) for k in self.found)
+            + ". Remove it, or send again with confirm: true to publish anyway."
+        )
+
+    def problem(self) -> dict[str, Any]:
+        return {**super().problem(), "found": self.found}
+
+
+_KIND_WORDS = {
+    "phone": "a phone number",
+    "email": "an e-mail address",
+    "address": "a street address",
+}
 
 
 class PayloadTooLarge(CommunityError):

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .moderation.crisis_phrases import DEFAULT_CRISIS_PHRASES
+from .moderation.trust import CrisisResource, TrustRules
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -144,6 +146,28 @@ class Settings:
     #: handles are taken, or making accounts, makes hundreds.
     signup_limit_per_ip: Limit = Limit(10, 60 * 60)
 
+    #: Trust-level thresholds and limits (see moderation/trust.py for each reason).
+    trust: TrustRules = dataclasses.field(default_factory=TrustRules)
+
+    #: Phrases that suggest someone may be in danger, matched on normalized
+    #: text. A matching post is published and its author shown the resources
+    #: below; moderators get an urgent review item. Adapt to the locale.
+    crisis_phrases: Sequence[str] = DEFAULT_CRISIS_PHRASES
+
+    #: Help shown at once to a member who may be in crisis. The default is
+    #: the US (988 Suicide & Crisis Lifeline, 911): a host elsewhere must set
+    #: its own, which is why it is a setting and not code.
+    crisis_resources: Sequence[CrisisResource] = (
+        CrisisResource(
+            name="988 Suicide & Crisis Lifeline", contact="call or text 988",
+            url="https://988lifeline.org",
+        ),
+        CrisisResource(name="Emergency services", contact="call 911"),
+    )  # fmt: skip
+
+    #: Region for reading phone numbers written without a country code.
+    phone_region: str = "US"
+
     #: Threads hashing passwords at once. Each argon2id hash holds 64 MiB and
     #: a core for ~0.1 s; more workers than cores only adds memory.
     password_hash_workers: int = 2
@@ -182,6 +206,8 @@ class Settings:
                 "use memory://, postgres://... or redis://...",
             )
 
+        object.__setattr__(self, "crisis_phrases", tuple(self.crisis_phrases))
+        object.__setattr__(self, "crisis_resources", tuple(self.crisis_resources))
         origins = tuple(self.allowed_origins)
         for origin in origins:
             _check_origin(origin)
@@ -267,7 +293,7 @@ class Settings:
         name does not silently fall back to a default.
         """
         env = os.environ if environ is None else environ
-        callables = {"host_identity", "host_role", "clock"}
+        callables = {"host_identity", "host_role", "clock", "trust", "crisis_resources"}
         known = {f.name: f for f in dataclasses.fields(cls) if f.name not in callables}
         values: dict[str, Any] = {}
         for key, raw in env.items():

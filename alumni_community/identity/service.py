@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from ..content import render_markdown
@@ -474,6 +474,8 @@ class Accounts:
                 password_hash=None,
                 host_key=None,
             )
+            if delete_content:
+                await _erase_content(member.id)
             # Later domains (posts, messages, sign-ups) erase or keep their rows here.
         if self.settings.database_engine == "sqlite":
             rows = await Member._meta.db.execute_query_dict("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -642,3 +644,21 @@ class _Attempt:
     digest: str
     ip_key: str | None
     stamp: float
+
+
+async def _erase_content(member_id: int) -> None:
+    """The member's posts lose their text and earlier versions; threads they began, their title.
+
+    The rows stay (marked deleted) so replies keep their place in threads.
+    """
+    from ..rooms.models import Post, PostRevision, PostState, Thread
+
+    posts = Post.filter(author_id=member_id).values("id")
+    await PostRevision.filter(post_id__in=Subquery(posts)).delete()
+    await Post.filter(author_id=member_id).update(body="", html="", state=PostState.DELETED)
+    await Thread.filter(author_id=member_id).update(title="[deleted]")
+    for thread_id in (
+        await Thread.filter(posts__author_id=member_id).distinct().values_list("id", flat=True)
+    ):
+        visible = await Post.filter(thread_id=thread_id, state=PostState.VISIBLE).count()
+        await Thread.filter(id=thread_id).update(post_count=visible)

@@ -110,6 +110,8 @@ class Thread(Model):
     author: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "alumni_community.Member", related_name="threads", on_delete=fields.RESTRICT
     )
+    room_id: int  # set by Tortoise beside the relation; declared for type checkers
+    author_id: int
     # Escaped plain text: titles are not Markdown.
     title = fields.CharField(max_length=200)
     created_at = fields.DatetimeField()
@@ -136,6 +138,8 @@ class Post(Model):
     author: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "alumni_community.Member", related_name="posts", on_delete=fields.RESTRICT
     )
+    thread_id: int  # set by Tortoise beside the relation; declared for type checkers
+    author_id: int
     # The author's Markdown, and the sanitized HTML rendered from it on write.
     body = fields.TextField()
     html = fields.TextField()

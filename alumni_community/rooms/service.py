@@ -1,12 +1,431 @@
-"""Rules about rooms. Plain async functions; no HTTP here."""
+"""Rules about rooms, threads and posts. Plain async functions; no HTTP here.
+
+Who may see what, in order:
+1. Moderators and admins see every room, and every post in any state.
+2. A ``members`` room is seen by every member; a ``private`` room only by
+   the members invited to it. A room a member may not see does not exist for
+   them: every refusal is ``404``, so its name never leaks.
+3. In a visible room a member sees visible posts, plus their own pending,
+   hidden or rejected ones (so they know where each stands).
+"""
 
 from __future__ import annotations
 
-from .models import Room, Visibility
+import base64
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["count_public_rooms"]
+from tortoise.expressions import F, Q, Subquery
+from tortoise.transactions import in_transaction
+
+from ..content import render_markdown, render_title
+from ..errors import Forbidden, NotFound, ValidationFailed
+from ..identity.models import Member
+from ..identity.service import member_json
+from ..moderation.service import Moderation, Notice, is_moderator
+from ..settings import Settings
+from .models import (
+    Moderation as RoomModeration,
+)
+from .models import (
+    Post,
+    PostRevision,
+    PostState,
+    Room,
+    RoomMembership,
+    RoomRole,
+    Thread,
+    Visibility,
+)
+
+__all__ = ["Rooms", "count_public_rooms", "set_post_state"]
+
+PAGE_SIZE = 30
+MAX_BODY_CHARS = 20_000
+MAX_TITLE_CHARS = 200
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
 async def count_public_rooms() -> int:
-    """How many rooms any member may see (the only room fact shown before sign-in)."""
-    return await Room.filter(visibility=Visibility.MEMBERS).count()
+    """How many rooms every member may see (the only room fact shown before sign-in)."""
+    return await Room.filter(visibility=Visibility.MEMBERS, archived=False).count()
+
+
+async def set_post_state(post: Post, state: PostState, now: dt.datetime) -> None:
+    """Change a post's state, keeping its thread's visible count and activity time right."""
+    was_visible = post.state == PostState.VISIBLE
+    post.state = state
+    async with in_transaction():
+        await Post.filter(id=post.id).update(state=state)
+        if was_visible and state != PostState.VISIBLE:
+            await Thread.filter(id=post.thread_id).update(post_count=F("post_count") - 1)
+        elif not was_visible and state == PostState.VISIBLE:
+            await Thread.filter(id=post.thread_id).update(
+                post_count=F("post_count") + 1, last_post_at=now
+            )
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+def _encode(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None, size: int) -> list[Any] | None:
+    if not cursor:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or len(values) != size:
+        raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
+    return values
+
+
+class Rooms:
+    def __init__(self, settings: Settings, moderation: Moderation) -> None:
+        self.settings = settings
+        self.moderation = moderation
+
+    # -- rooms -----------------------------------------------------------------
+
+    async def visible_room(self, member: Member, slug: str) -> Room:
+        room = await Room.get_or_none(slug=slug)
+        if room is None or not await self._may_see(member, room):
+            raise NotFound("No such room.")
+        return room
+
+    async def _may_see(self, member: Member, room: Room) -> bool:
+        if room.visibility == Visibility.MEMBERS or is_moderator(member):
+            return True
+        return await RoomMembership.filter(room_id=room.id, member_id=member.id).exists()
+
+    async def _is_room_moderator(self, member: Member, room: Room) -> bool:
+        if is_moderator(member):
+            return True
+        return await RoomMembership.filter(
+            room_id=room.id, member_id=member.id, role=RoomRole.MODERATOR
+        ).exists()
+
+    async def list_rooms(self, member: Member) -> list[dict[str, Any]]:
+        query = Room.all()
+        if not is_moderator(member):
+            invited = RoomMembership.filter(member_id=member.id).values("room_id")
+            query = Room.filter(Q(visibility=Visibility.MEMBERS) | Q(id__in=Subquery(invited)))
+        return [self.room_json(room) for room in await query.order_by("position", "name")]
+
+    def room_json(self, room: Room) -> dict[str, Any]:
+        return {
+            "slug": room.slug,
+            "name": room.name,
+            "description": room.description,
+            "visibility": str(room.visibility),
+            "moderation": str(room.moderation),
+            "archived": room.archived,
+            "slow_mode_seconds": room.slow_mode_seconds,
+        }
+
+    async def create_room(self, member: Member, data: dict[str, Any]) -> Room:
+        if not is_moderator(member):
+            raise Forbidden("Only moderators create rooms.")
+        errors: dict[str, list[str]] = {}
+        slug = data.get("slug")
+        if not isinstance(slug, str) or not _SLUG.match(slug):
+            errors["slug"] = ["lower case letters, digits and hyphens, up to 64"]
+        name = render_title(str(data.get("name") or ""))
+        if not name or len(name) > 120:
+            errors["name"] = ["1 to 120 characters"]
+        description = render_title(str(data.get("description") or ""))[:500]
+        visibility = self._choice(data, "visibility", Visibility, Visibility.MEMBERS, errors)
+        moderation = self._choice(
+            data, "moderation", RoomModeration, RoomModeration.NEW_MEMBERS_REVIEWED, errors
+        )
+        slow = data.get("slow_mode_seconds", 0)
+        if not isinstance(slow, int) or isinstance(slow, bool) or not 0 <= slow <= 86_400:
+            errors["slow_mode_seconds"] = ["a whole number of seconds, 0 to 86400"]
+        if errors:
+            raise ValidationFailed(errors)
+        if await Room.filter(slug=slug).exists():
+            raise ValidationFailed({"slug": ["is taken"]})
+        async with in_transaction():
+            room = await Room.create(
+                slug=slug,
+                name=name,
+                description=description,
+                visibility=visibility,
+                moderation=moderation,
+                slow_mode_seconds=slow,
+            )
+            await RoomMembership.create(
+                room=room, member=member, role=RoomRole.MODERATOR, joined_at=self.settings.now()
+            )
+        return room
+
+    @staticmethod
+    def _choice(
+        data: dict[str, Any], name: str, enum: Any, default: Any, errors: dict[str, list[str]]
+    ) -> Any:
+        value = data.get(name, default)
+        try:
+            return enum(value)
+        except ValueError:
+            errors[name] = ["one of " + ", ".join(e.value for e in enum)]
+            return default
+
+    async def invite(self, member: Member, slug: str, handle: str) -> None:
+        room = await self.visible_room(member, slug)
+        if not await self._is_room_moderator(member, room):
+            raise Forbidden("Only the room's moderators invite members.")
+        from ..identity import handles
+
+        invited = await Member.get_or_none(handle_key=handles.key(handle)[:64])
+        if invited is None:
+            raise ValidationFailed({"handle": ["no member has this handle"]})
+        await RoomMembership.get_or_create(
+            room=room, member=invited, defaults={"joined_at": self.settings.now()}
+        )
+
+    # -- threads ---------------------------------------------------------------
+
+    async def list_threads(self, member: Member, slug: str, cursor: str | None) -> Page:
+        room = await self.visible_room(member, slug)
+        query = Thread.filter(room_id=room.id, deleted=False)
+        if not is_moderator(member):
+            query = query.filter(Q(post_count__gt=0) | Q(author_id=member.id))
+        after = _decode(cursor, 3)
+        if after is not None:
+            pinned, last, ident = bool(after[0]), dt.datetime.fromisoformat(after[1]), int(after[2])
+            query = query.filter(
+                Q(pinned__lt=pinned)
+                | Q(pinned=pinned, last_post_at__lt=last)
+                | Q(pinned=pinned, last_post_at=last, id__lt=ident)
+            )
+        threads = (
+            await query.order_by("-pinned", "-last_post_at", "-id")
+            .limit(PAGE_SIZE + 1)
+            .select_related("author")
+        )
+        more = len(threads) > PAGE_SIZE
+        threads = threads[:PAGE_SIZE]
+        following = (
+            _encode([threads[-1].pinned, threads[-1].last_post_at.isoformat(), threads[-1].id])
+            if more
+            else None
+        )
+        return Page([self.thread_json(t) for t in threads], following)
+
+    def thread_json(self, thread: Thread) -> dict[str, Any]:
+        return {
+            "id": thread.id,
+            "title": thread.title,
+            "author": member_json(thread.author),
+            "created_at": thread.created_at.isoformat(),
+            "last_post_at": thread.last_post_at.isoformat(),
+            "post_count": thread.post_count,
+            "pinned": thread.pinned,
+            "locked": thread.locked,
+        }
+
+    async def create_thread(
+        self, member: Member, slug: str, title: str, body: str, *, confirm: bool
+    ) -> tuple[Thread, Post, list[Notice]]:
+        room = await self.visible_room(member, slug)
+        clean_title = render_title(title)
+        errors = {}
+        if not clean_title or len(clean_title) > MAX_TITLE_CHARS:
+            errors["title"] = [f"1 to {MAX_TITLE_CHARS} characters"]
+        errors.update(self._body_errors(body))
+        if errors:
+            raise ValidationFailed(errors)
+        self._ensure_open(room)
+        verdict = await self.moderation.screen(member, room, body, confirm=confirm, new_thread=True)
+        now = self.settings.now()
+        async with in_transaction():
+            thread = await Thread.create(
+                room=room,
+                author=member,
+                title=clean_title,
+                created_at=now,
+                last_post_at=now,
+                post_count=1 if verdict.state == PostState.VISIBLE else 0,
+            )
+            post = await Post.create(
+                thread=thread,
+                author=member,
+                body=body,
+                html=render_markdown(body),
+                state=verdict.state,
+                created_at=now,
+            )
+            await self.moderation.open_reviews(post, verdict)
+        return thread, post, verdict.notices
+
+    # -- posts -----------------------------------------------------------------
+
+    async def visible_thread(self, member: Member, thread_id: int) -> Thread:
+        thread = await Thread.get_or_none(id=thread_id, deleted=False).select_related("room")
+        if thread is None or not await self._may_see(member, thread.room):
+            raise NotFound("No such thread.")
+        if not is_moderator(member) and thread.post_count == 0 and thread.author_id != member.id:
+            raise NotFound("No such thread.")
+        return thread
+
+    async def thread_page(
+        self, member: Member, thread_id: int, cursor: str | None
+    ) -> tuple[Thread, Page]:
+        thread = await self.visible_thread(member, thread_id)
+        query = Post.filter(thread_id=thread.id).exclude(state=PostState.DELETED)
+        if not is_moderator(member):
+            query = query.filter(Q(state=PostState.VISIBLE) | Q(author_id=member.id))
+        after = _decode(cursor, 1)
+        if after is not None:
+            query = query.filter(id__gt=int(after[0]))
+        posts = await query.order_by("id").limit(PAGE_SIZE + 1).select_related("author")
+        more = len(posts) > PAGE_SIZE
+        posts = posts[:PAGE_SIZE]
+        return thread, Page(
+            [self.post_json(p) for p in posts], _encode([posts[-1].id]) if more else None
+        )
+
+    def post_json(self, post: Post) -> dict[str, Any]:
+        return {
+            "id": post.id,
+            "thread": post.thread_id,
+            "author": member_json(post.author),
+            "html": post.html,
+            "state": str(post.state),
+            "created_at": post.created_at.isoformat(),
+            "edited_at": post.edited_at.isoformat() if post.edited_at else None,
+        }
+
+    async def reply(
+        self, member: Member, thread_id: int, body: str, *, confirm: bool
+    ) -> tuple[Post, list[Notice]]:
+        thread = await self.visible_thread(member, thread_id)
+        errors = self._body_errors(body)
+        if errors:
+            raise ValidationFailed(errors)
+        self._ensure_open(thread.room)
+        if thread.locked and not is_moderator(member):
+            raise Forbidden("This thread is locked.")
+        verdict = await self.moderation.screen(
+            member, thread.room, body, confirm=confirm, new_thread=False
+        )
+        now = self.settings.now()
+        async with in_transaction():
+            post = await Post.create(
+                thread=thread,
+                author=member,
+                body=body,
+                html=render_markdown(body),
+                state=verdict.state,
+                created_at=now,
+            )
+            if verdict.state == PostState.VISIBLE:
+                await Thread.filter(id=thread.id).update(
+                    post_count=F("post_count") + 1, last_post_at=now
+                )
+            await self.moderation.open_reviews(post, verdict)
+        return post, verdict.notices
+
+    async def _own_or_moderated_post(self, member: Member, post_id: int) -> Post:
+        post = await Post.get_or_none(id=post_id).select_related("thread__room", "author")
+        if post is None or post.state == PostState.DELETED:
+            raise NotFound("No such post.")
+        await self.visible_thread(member, post.thread_id)
+        if post.author_id != member.id and not await self._is_room_moderator(
+            member, post.thread.room
+        ):
+            if post.state != PostState.VISIBLE:
+                raise NotFound("No such post.")
+            raise Forbidden("Only the author or a moderator can change this post.")
+        return post
+
+    async def edit_post(
+        self, member: Member, post_id: int, body: str, *, confirm: bool
+    ) -> tuple[Post, list[Notice]]:
+        post = await self._own_or_moderated_post(member, post_id)
+        errors = self._body_errors(body)
+        if errors:
+            raise ValidationFailed(errors)
+        self.moderation.ensure_may_write(member)
+        from ..moderation.detection import find_identifying
+
+        found = find_identifying(body, default_region=self.settings.phone_region)
+        if found and not confirm:
+            from ..errors import IdentifyingDetails
+
+            raise IdentifyingDetails([f.kind for f in found])
+        now = self.settings.now()
+        async with in_transaction():
+            await PostRevision.create(
+                post=post, body=post.body, html=post.html, edited_by=member, created_at=now
+            )
+            post.body, post.html, post.edited_at = body, render_markdown(body), now
+            await post.save(update_fields=["body", "html", "edited_at"])
+        return post, []
+
+    async def revisions(self, member: Member, post_id: int) -> list[dict[str, Any]]:
+        post = await self._own_or_moderated_post(member, post_id)
+        rows = await PostRevision.filter(post_id=post.id).order_by("id").select_related("edited_by")
+        return [
+            {
+                "html": r.html,
+                "created_at": r.created_at.isoformat(),
+                "edited_by": member_json(r.edited_by),
+            }
+            for r in rows
+        ]
+
+    async def delete_post(self, member: Member, post_id: int) -> None:
+        post = await self._own_or_moderated_post(member, post_id)
+        await set_post_state(post, PostState.DELETED, self.settings.now())
+
+    async def moderate_thread(
+        self, member: Member, thread_id: int, changes: dict[str, Any]
+    ) -> Thread:
+        thread = await self.visible_thread(member, thread_id)
+        if not await self._is_room_moderator(member, thread.room):
+            raise Forbidden("Only moderators pin, lock or move threads.")
+        fields: list[str] = []
+        for name in ("pinned", "locked"):
+            if name in changes:
+                if not isinstance(changes[name], bool):
+                    raise ValidationFailed({name: ["must be true or false"]})
+                setattr(thread, name, changes[name])
+                fields.append(name)
+        if "room" in changes:
+            target = await self.visible_room(member, str(changes["room"]))
+            if not await self._is_room_moderator(member, target):
+                raise Forbidden("You do not moderate the room you are moving it to.")
+            thread.room = target
+            fields.append("room_id")
+        unknown = set(changes) - {"pinned", "locked", "room"}
+        if unknown:
+            raise ValidationFailed({name: ["is not a field you can change"] for name in unknown})
+        if fields:
+            await thread.save(update_fields=fields)
+        return thread
+
+    # -- internals -------------------------------------------------------------
+
+    @staticmethod
+    def _body_errors(body: str) -> dict[str, list[str]]:
+        if not body.strip():
+            return {"body": ["is required"]}
+        if len(body) > MAX_BODY_CHARS:
+            return {"body": [f"must be at most {MAX_BODY_CHARS} characters"]}
+        return {}
+
+    @staticmethod
+    def _ensure_open(room: Room) -> None:
+        if room.archived:
+            raise Forbidden("This room is archived: it can be read but not posted in.")

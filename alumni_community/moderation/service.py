@@ -1,0 +1,301 @@
+"""The rules every piece of writing passes through, and the review queue.
+
+``Moderation.screen`` is called by every edge that publishes (thread posts
+now; chat messages, listings and bios as their domains arrive) before
+anything is written: it refuses silenced members, applies the trust level's
+limits, asks before publishing identifying details, and decides whether the
+text is held for review. Crisis text is never held or hidden: it is
+published, its author sees help at once, and moderators get an urgent item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import (
+    AccountInactive,
+    Forbidden,
+    IdentifyingDetails,
+    NotFound,
+    RateLimited,
+    Silenced,
+    ValidationFailed,
+)
+from ..identity.models import Member, MemberStatus, Role
+from ..ratelimit import MemoryLimiter
+from ..rooms.models import Moderation as RoomModeration
+from ..rooms.models import Post, PostState, Room
+from ..settings import Limit, Settings
+from .detection import find_crisis, find_identifying
+from .models import ReviewItem, ReviewKind, ReviewState, Urgency
+from .trust import count_links, count_mentions
+
+__all__ = ["Moderation", "Notice", "Verdict", "is_moderator"]
+
+logger = logging.getLogger("alumni_community.moderation")
+
+Listener = Callable[[ReviewItem], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the author must see at once, beside what they wrote."""
+
+    kind: str
+    html: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "html": self.html}
+
+
+@dataclass
+class Verdict:
+    state: PostState
+    notices: list[Notice] = field(default_factory=list)
+    #: Review items to open once the post exists: (kind, urgency, reason).
+    reviews: list[tuple[ReviewKind, Urgency, str]] = field(default_factory=list)
+
+
+def is_moderator(member: Member) -> bool:
+    return member.role in (Role.MODERATOR, Role.ADMIN)
+
+
+class Moderation:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.limiter = MemoryLimiter()
+        self._listeners: list[Listener] = []
+
+    def on_review(self, listener: Listener) -> None:
+        """Call ``listener`` with every new review item (how urgent items reach moderators live)."""
+        self._listeners.append(listener)
+
+    # -- before writing ----------------------------------------------------------
+
+    def ensure_may_write(self, member: Member) -> None:
+        """Silenced, suspended and banned members may not write, whatever the edge."""
+        now = self.settings.now()
+        until = member.status_until
+        active_until = until is None or until > now
+        if member.status == MemberStatus.SILENCED and active_until:
+            raise Silenced(
+                f"You can read but not post until {until:%Y-%m-%d %H:%M} UTC."
+                if until
+                else "You can read but not post."
+            )
+        if member.status in (MemberStatus.SUSPENDED, MemberStatus.BANNED, MemberStatus.ERASED) and (
+            member.status != MemberStatus.SUSPENDED or active_until
+        ):
+            raise AccountInactive("This account cannot post.")
+
+    async def screen(
+        self, member: Member, room: Room, body: str, *, confirm: bool, new_thread: bool
+    ) -> Verdict:
+        """Decide what happens to ``body`` before it is written; refuse what may not be."""
+        self.ensure_may_write(member)
+        rules = self.settings.trust
+        moderator = is_moderator(member)
+        if member.trust_level == 0 and not moderator:
+            errors = []
+            if count_links(body) > rules.tl0_max_links:
+                errors.append(f"new members may include at most {rules.tl0_max_links} links")
+            if count_mentions(body) > rules.tl0_max_mentions:
+                errors.append(f"new members may mention at most {rules.tl0_max_mentions} members")
+            if errors:
+                raise ValidationFailed({"body": errors})
+        if not moderator:
+            self._pace(member, room, new_thread)
+
+        found = find_identifying(body, default_region=self.settings.phone_region)
+        if found and not confirm:
+            raise IdentifyingDetails([f.kind for f in found])
+
+        verdict = Verdict(state=PostState.VISIBLE)
+        crisis = find_crisis(body, self.settings.crisis_phrases)
+        if crisis:
+            verdict.notices.append(self.crisis_notice())
+            verdict.reviews.append(
+                (ReviewKind.CRISIS, Urgency.CRISIS, "matched: " + ", ".join(crisis[:5]))
+            )
+        if found:
+            verdict.notices.append(
+                Notice("identifying_details_confirmed", "<p>Published as you confirmed.</p>")
+            )
+            verdict.reviews.append(
+                (
+                    ReviewKind.IDENTIFYING,
+                    Urgency.IDENTIFYING,
+                    "author confirmed: " + ", ".join(sorted({f.kind for f in found})),
+                )
+            )
+        # Crisis text is never held: a person asking for help must be seen.
+        if not crisis and not moderator and await self._held(member, room):
+            verdict.state = PostState.PENDING
+            verdict.notices.append(
+                Notice(
+                    "held_for_review",
+                    "<p>Thanks for posting. A moderator will look at it shortly; "
+                    "until then only you and the moderators can see it.</p>",
+                )
+            )
+            verdict.reviews.append((ReviewKind.HELD, Urgency.NORMAL, "held for review"))
+        return verdict
+
+    def crisis_notice(self) -> Notice:
+        lines = []
+        for resource in self.settings.crisis_resources:
+            name = html.escape(resource.name)
+            if resource.url:
+                name = (
+                    f'<a href="{html.escape(resource.url, quote=True)}" rel="noopener">{name}</a>'
+                )
+            lines.append(f"<li>{name}: {html.escape(resource.contact)}</li>")
+        return Notice(
+            "crisis_resources",
+            "<p>It sounds like things may be very hard right now. You are not alone, "
+            "and help is there right now:</p><ul>" + "".join(lines) + "</ul>"
+            "<p>A moderator has been told and will reach out.</p>",
+        )
+
+    async def _held(self, member: Member, room: Room) -> bool:
+        if room.moderation == RoomModeration.ALL_REVIEWED:
+            return True
+        if room.moderation == RoomModeration.OPEN or member.trust_level > 0:
+            return False
+        approved = await Post.filter(author_id=member.id, state=PostState.VISIBLE).count()
+        return approved < self.settings.trust.reviewed_posts
+
+    def _pace(self, member: Member, room: Room, new_thread: bool) -> None:
+        rules = self.settings.trust
+        now = self.settings.now().timestamp()
+        interval = rules.tl0_post_interval if member.trust_level == 0 else rules.post_interval
+        checks = [(f"post:{member.id}", Limit(1, interval))]
+        if new_thread:
+            checks.append((f"thread:{member.id}", Limit(1, rules.thread_interval)))
+        if room.slow_mode_seconds:
+            checks.append((f"room:{room.id}:{member.id}", Limit(1, room.slow_mode_seconds)))
+        for key, limit in checks:
+            wait = self.limiter.retry_after(key, limit, now)
+            if wait is not None:
+                raise RateLimited(wait, f"Slow down a little: you can post again in {wait} s.")
+        for key, limit in checks:
+            self.limiter.hit(key, limit, now)
+
+    # -- after writing -----------------------------------------------------------
+
+    async def open_reviews(self, post: Post, verdict: Verdict) -> None:
+        for kind, urgency, reason in verdict.reviews:
+            item = await ReviewItem.create(
+                kind=kind,
+                urgency=urgency,
+                post=post,
+                reason=reason,
+                created_at=self.settings.now(),
+            )
+            for listener in self._listeners:
+                try:
+                    await listener(item)
+                except Exception:
+                    # A broken listener must not undo a published post.
+                    logger.exception("review listener failed for item %s", item.id)
+
+    # -- the queue ---------------------------------------------------------------
+
+    async def queue(self, moderator: Member, state: str) -> list[dict[str, Any]]:
+        self._require_moderator(moderator)
+        try:
+            wanted = ReviewState(state)
+        except ValueError:
+            raise ValidationFailed({"status": ["must be open, claimed or resolved"]}) from None
+        items = (
+            await ReviewItem.filter(state=wanted)
+            .select_related("post__author", "post__thread__room", "claimed_by")
+            .order_by("-urgency", "created_at", "id")
+            .limit(100)
+        )
+        return [self.item_json(item) for item in items]
+
+    def item_json(self, item: ReviewItem) -> dict[str, Any]:
+        from ..identity.service import member_json
+
+        post = item.post
+        return {
+            "id": item.id,
+            "kind": str(item.kind),
+            "state": str(item.state),
+            "urgency": int(item.urgency),
+            "reason": item.reason,
+            "created_at": item.created_at.isoformat(),
+            "claimed_by": item.claimed_by.handle if item.claimed_by else None,
+            "target": None
+            if post is None
+            else {
+                "type": "post",
+                "id": post.id,
+                "thread": post.thread_id,
+                "room": post.thread.room.slug,
+                "author": member_json(post.author),
+                "html": post.html,
+                "state": str(post.state),
+            },
+        }
+
+    async def decide(self, moderator: Member, item_id: int, decision: str, note: str) -> ReviewItem:
+        self._require_moderator(moderator)
+        if decision not in ("approve", "reject", "escalate"):
+            raise ValidationFailed({"decision": ["must be approve, reject or escalate"]})
+        if decision == "reject" and not note.strip():
+            raise ValidationFailed({"note": ["say why: the author is shown the reason"]})
+        item = await ReviewItem.get_or_none(id=item_id).select_related("post__author")
+        if item is None:
+            raise NotFound("No such review item.")
+        now = self.settings.now()
+        if decision == "escalate":
+            item.urgency = max(int(item.urgency), int(Urgency.IDENTIFYING) + 1)
+            item.note = note
+            await item.save(update_fields=["urgency", "note"])
+            return item
+        # Resolve once: of two moderators deciding at the same moment, one wins.
+        resolved = (
+            await ReviewItem.filter(id=item.id)
+            .exclude(state=ReviewState.RESOLVED)
+            .update(
+                state=ReviewState.RESOLVED,
+                decided_by_id=moderator.id,
+                decision=decision,
+                note=note,
+                resolved_at=now,
+            )
+        )
+        if not resolved:
+            raise ValidationFailed({"decision": ["this item was already resolved"]})
+        post = item.post
+        if post is not None:
+            from ..rooms.service import set_post_state
+
+            if decision == "approve" and post.state in (PostState.PENDING, PostState.HIDDEN):
+                await set_post_state(post, PostState.VISIBLE, now)
+                await self._promote(post.author, now)
+            elif decision == "reject" and post.state != PostState.DELETED:
+                await set_post_state(post, PostState.REJECTED, now)
+        await item.refresh_from_db()
+        return item
+
+    async def _promote(self, member: Member, now: dt.datetime) -> None:
+        rules = self.settings.trust
+        if member.trust_level != 0:
+            return
+        approved = await Post.filter(author_id=member.id, state=PostState.VISIBLE).count()
+        if approved >= rules.tl1_posts and member.joined_at <= now - dt.timedelta(
+            days=rules.tl1_days
+        ):
+            await Member.filter(id=member.id, trust_level=0).update(trust_level=1)
+
+    def _require_moderator(self, member: Member) -> None:
+        if not is_moderator(member):
+            raise Forbidden("Only moderators can do this.")
