@@ -35,6 +35,7 @@ from .errors import CommunityError
 from .headers import SecurityHeadersMiddleware
 from .identity.edge import AuthMiddleware
 from .identity.service import Accounts
+from .moderation.actions import Actions
 from .moderation.service import Moderation
 from .problems import ErrorMiddleware, community_error_handler, http_exception_handler
 from .rooms.service import Rooms
@@ -61,6 +62,7 @@ class Community:
         self.accounts = Accounts(self.settings)
         self.moderation = Moderation(self.settings)
         self.rooms = Rooms(self.settings, self.moderation)
+        self.actions = Actions(self.settings, self.moderation, self.rooms)
         self._started = False
         self._lazily_started = False
         self._start_lock = asyncio.Lock()

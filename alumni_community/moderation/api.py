@@ -6,9 +6,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..errors import ValidationFailed
 from ..identity.edge import require_member
+from ..identity.service import member_json
 from ..openapi import operation
 from ..requests import read_json, string_fields
+from .actions import Actions
 from .service import Moderation
 
 __all__ = ["routes"]
@@ -56,7 +59,100 @@ async def decide(request: Request) -> Response:
     return JSONResponse(moderation.item_json(item))
 
 
+def _actions(request: Request) -> Actions:
+    actions: Actions = request.app.state.community.actions
+    return actions
+
+
+@operation(
+    summary="Flag a post or a member",
+    status=201,
+    errors=(403, 404, 429),
+    tags=("moderation",),
+    response={"type": "object"},
+    request={
+        "type": "object",
+        "required": ["target", "reason"],
+        "properties": {
+            "target": {"type": "object"},
+            "reason": {
+                "type": "string",
+                "enum": ["spam", "harassment", "identifying", "crisis", "other"],
+            },
+            "note": {"type": "string"},
+        },
+    },
+)
+async def create_flag(request: Request) -> Response:
+    member, _ = require_member(request)
+    data = await read_json(request, max_bytes=request.app.state.settings.max_body_bytes)
+    target = data.get("target")
+    if not isinstance(target, dict):
+        raise ValidationFailed({"target": ["an object: {type, id}"]})
+    reason, note = string_fields(data, "reason", optional=("note",))
+    flag = await _actions(request).flag(
+        member, str(target.get("type")), target.get("id"), reason, note
+    )
+    return JSONResponse(
+        {"id": flag.id, "reason": str(flag.reason), "weight": flag.weight}, status_code=201
+    )
+
+
+@operation(
+    summary="Warn, silence, suspend, ban or restore a member (moderators)",
+    errors=(403, 404),
+    tags=("moderation",),
+    response={"type": "object"},
+    request={
+        "type": "object",
+        "required": ["action"],
+        "properties": {
+            "action": {"type": "string", "enum": ["warn", "silence", "suspend", "ban", "restore"]},
+            "until": {"type": "string", "format": "date-time"},
+            "reason": {"type": "string"},
+        },
+    },
+)
+async def member_action(request: Request) -> Response:
+    member, _ = require_member(request)
+    data = await read_json(request, max_bytes=request.app.state.settings.max_body_bytes)
+    action, until, reason = string_fields(data, "action", optional=("until", "reason"))
+    target = await _actions(request).act(
+        member, request.path_params["handle"], action, until=until or None, reason=reason
+    )
+    return JSONResponse(
+        {
+            "member": member_json(target),
+            "status": str(target.status),
+            "until": target.status_until.isoformat() if target.status_until else None,
+        }
+    )
+
+
+@operation(
+    summary="The audit log, newest first (moderators)",
+    errors=(403,),
+    query={"cursor": {"type": "string"}},
+    response={"type": "object"},
+    tags=("moderation",),
+)
+async def audit_log(request: Request) -> Response:
+    member, _ = require_member(request)
+    raw = request.query_params.get("cursor")
+    if raw is not None and not raw.isdigit():
+        raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
+    return JSONResponse(await _actions(request).log(member, int(raw) if raw else None))
+
+
 routes: list[BaseRoute] = [
+    Route("/flags", create_flag, methods=["POST"], name="api:create_flag"),
+    Route(
+        "/moderation/members/{handle}/actions",
+        member_action,
+        methods=["POST"],
+        name="api:member_action",
+    ),
+    Route("/moderation/log", audit_log, methods=["GET"], name="api:audit_log"),
     Route("/moderation/queue", queue, methods=["GET"], name="api:moderation_queue"),
     Route("/moderation/queue/{id:int}", decide, methods=["POST"], name="api:moderation_decide"),
 ]

@@ -10,7 +10,16 @@ from tortoise.models import Model
 from ..identity.models import Member
 from ..rooms.models import Post
 
-__all__ = ["ReviewItem", "ReviewKind", "ReviewState", "Urgency"]
+__all__ = [
+    "AuditEntry",
+    "Flag",
+    "FlagReason",
+    "FlagStatus",
+    "ReviewItem",
+    "ReviewKind",
+    "ReviewState",
+    "Urgency",
+]
 
 # Plain "#" comments on fields, not "#:": see rooms/models.py.
 
@@ -22,6 +31,8 @@ class ReviewKind(StrEnum):
     CRISIS = "crisis"
     # A post published after its author confirmed it names identifying details.
     IDENTIFYING = "identifying"
+    # Content or a member flagged by members.
+    FLAGGED = "flagged"
 
 
 class ReviewState(StrEnum):
@@ -48,6 +59,13 @@ class ReviewItem(Model):
     post: fields.ForeignKeyNullableRelation[Post] = fields.ForeignKeyField(
         "alumni_community.Post", related_name="review_items", null=True, on_delete=fields.CASCADE
     )
+    # Or a member under review (a flagged member).
+    subject: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "alumni_community.Member",
+        related_name="reviews_about",
+        null=True,
+        on_delete=fields.CASCADE,
+    )
     # Why it is here, for the moderator (e.g. which crisis phrase matched).
     reason = fields.TextField(default="")
     created_at = fields.DatetimeField()
@@ -73,3 +91,70 @@ class ReviewItem(Model):
         app = "alumni_community"
         # The queue's order: open items, most urgent, then oldest.
         indexes = (("state", "urgency", "created_at"),)
+
+
+class FlagReason(StrEnum):
+    SPAM = "spam"
+    HARASSMENT = "harassment"
+    # Reveals someone's identity.
+    IDENTIFYING = "identifying"
+    # Someone may be in danger.
+    CRISIS = "crisis"
+    # Needs a note saying what is wrong.
+    OTHER = "other"
+
+
+class FlagStatus(StrEnum):
+    OPEN = "open"
+    # A moderator agreed (the content was rejected) or disagreed (approved):
+    # how often a member's flags are agreed with is their accuracy.
+    AGREED = "agreed"
+    DISAGREED = "disagreed"
+
+
+class Flag(Model):
+    id = fields.IntField(primary_key=True)
+    flagger: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "alumni_community.Member", related_name="flags_made", on_delete=fields.CASCADE
+    )
+    # What was flagged: "post" or "member", and its id.
+    target_type = fields.CharField(max_length=16)
+    target_id = fields.IntField()
+    reason = fields.CharEnumField(FlagReason, max_length=16)
+    note = fields.TextField(default="")
+    # 1 + the flagger's trust level (moderators 5), fixed when the flag is made.
+    weight = fields.SmallIntField()
+    status = fields.CharEnumField(FlagStatus, max_length=16, default=FlagStatus.OPEN)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "ac_flag"
+        app = "alumni_community"
+        # One flag per member per target.
+        unique_together = (("flagger", "target_type", "target_id"),)
+        indexes = (("target_type", "target_id", "status"),)
+
+
+class AuditEntry(Model):
+    """One moderator action or decision. Append-only: the database refuses updates and deletes."""
+
+    id = fields.IntField(primary_key=True)
+    at = fields.DatetimeField()
+    # The moderator; shown by their current handle, so an erased moderator's
+    # handle is not kept here either.
+    actor: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "alumni_community.Member",
+        related_name="audit_as_actor",
+        null=True,
+        on_delete=fields.RESTRICT,
+    )
+    action = fields.CharField(max_length=32)
+    target_type = fields.CharField(max_length=16)
+    target_id = fields.IntField()
+    reason = fields.TextField(default="")
+    until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "ac_audit_log"
+        app = "alumni_community"
+        indexes = (("target_type", "target_id"),)

@@ -32,10 +32,10 @@ from ..rooms.models import Moderation as RoomModeration
 from ..rooms.models import Post, PostState, Room
 from ..settings import Limit, Settings
 from .detection import find_crisis, find_identifying
-from .models import ReviewItem, ReviewKind, ReviewState, Urgency
+from .models import AuditEntry, Flag, FlagStatus, ReviewItem, ReviewKind, ReviewState, Urgency
 from .trust import count_links, count_mentions
 
-__all__ = ["Moderation", "Notice", "Verdict", "is_moderator"]
+__all__ = ["Moderation", "Notice", "Verdict", "audit", "is_moderator"]
 
 logger = logging.getLogger("alumni_community.moderation")
 
@@ -63,6 +63,28 @@ class Verdict:
 
 def is_moderator(member: Member) -> bool:
     return member.role in (Role.MODERATOR, Role.ADMIN)
+
+
+async def audit(
+    actor: Member | None,
+    action: str,
+    target_type: str,
+    target_id: int,
+    *,
+    at: dt.datetime,
+    reason: str = "",
+    until: dt.datetime | None = None,
+) -> None:
+    """Append one entry to the audit log (``actor`` None: the system, e.g. an auto-hide)."""
+    await AuditEntry.create(
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        reason=reason,
+        until=until,
+        at=at,
+    )
 
 
 class Moderation:
@@ -197,12 +219,16 @@ class Moderation:
                 reason=reason,
                 created_at=self.settings.now(),
             )
-            for listener in self._listeners:
-                try:
-                    await listener(item)
-                except Exception:
-                    # A broken listener must not undo a published post.
-                    logger.exception("review listener failed for item %s", item.id)
+            await self.announce(item)
+
+    async def announce(self, item: ReviewItem) -> None:
+        """Tell the listeners (live moderator alerts) about a new review item."""
+        for listener in self._listeners:
+            try:
+                await listener(item)
+            except Exception:
+                # A broken listener must not undo a published post.
+                logger.exception("review listener failed for item %s", item.id)
 
     # -- the queue ---------------------------------------------------------------
 
@@ -214,7 +240,7 @@ class Moderation:
             raise ValidationFailed({"status": ["must be open, claimed or resolved"]}) from None
         items = (
             await ReviewItem.filter(state=wanted)
-            .select_related("post__author", "post__thread__room", "claimed_by")
+            .select_related("post__author", "post__thread__room", "claimed_by", "subject")
             .order_by("-urgency", "created_at", "id")
             .limit(100)
         )
@@ -232,7 +258,9 @@ class Moderation:
             "reason": item.reason,
             "created_at": item.created_at.isoformat(),
             "claimed_by": item.claimed_by.handle if item.claimed_by else None,
-            "target": None
+            "target": (
+                {"type": "member", "member": member_json(item.subject)} if item.subject else None
+            )
             if post is None
             else {
                 "type": "post",
@@ -259,6 +287,7 @@ class Moderation:
             item.urgency = max(int(item.urgency), int(Urgency.IDENTIFYING) + 1)
             item.note = note
             await item.save(update_fields=["urgency", "note"])
+            await audit(moderator, "escalate", "review_item", item.id, reason=note, at=now)
             return item
         # Resolve once: of two moderators deciding at the same moment, one wins.
         resolved = (
@@ -283,6 +312,11 @@ class Moderation:
                 await self._promote(post.author, now)
             elif decision == "reject" and post.state != PostState.DELETED:
                 await set_post_state(post, PostState.REJECTED, now)
+            # The decision agrees or disagrees with every open flag on the post.
+            await Flag.filter(target_type="post", target_id=post.id, status=FlagStatus.OPEN).update(
+                status=FlagStatus.AGREED if decision == "reject" else FlagStatus.DISAGREED
+            )
+        await audit(moderator, decision, "review_item", item.id, reason=note, at=now)
         await item.refresh_from_db()
         return item
 

@@ -1,0 +1,255 @@
+"""Member actions, flags and the audit log.
+
+Every moderator action and decision writes one ``AuditEntry``; the table
+refuses updates and deletes in the database itself (migration 0005), and no
+code path here offers either.
+
+Flags: a member of trust level 1 or more flags a post or a member once, with
+a reason. A flag weighs 1 + the flagger's trust level (moderators 5). When
+the open flags on a post weigh ``hide_threshold`` or more, the post is hidden
+at once and goes to the review queue; a moderator's decision then agrees or
+disagrees with each flag.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from ..errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from ..identity import handles
+from ..identity.models import Member, MemberStatus, Role, Session
+from ..identity.service import member_json
+from ..rooms.models import Post, PostState
+from ..rooms.service import Rooms
+from ..settings import Limit, Settings
+from .models import (
+    AuditEntry,
+    Flag,
+    FlagReason,
+    FlagStatus,
+    ReviewItem,
+    ReviewKind,
+    ReviewState,
+    Urgency,
+)
+from .service import Moderation, audit, is_moderator
+
+__all__ = ["ACTIONS", "HIDE_THRESHOLD", "PENALTY_LADDER", "Actions"]
+
+ACTIONS = ("warn", "silence", "suspend", "ban", "restore")
+#: Default lengths of successive silences and suspensions: a first mistake
+#: costs a day, a pattern costs a month.
+PENALTY_LADDER = (
+    dt.timedelta(days=1),
+    dt.timedelta(days=3),
+    dt.timedelta(days=7),
+    dt.timedelta(days=30),
+)
+#: Flag weight that hides a post pending review: two trusted members (TL2,
+#: weight 3 each) or one moderator, never one newcomer alone.
+HIDE_THRESHOLD = 5
+#: Flags per member per day by trust level: enough to report a bad day's
+#: spam, too few to flag-bomb someone.
+FLAGS_PER_DAY = {1: 10, 2: 20, 3: 30}
+
+
+class Actions:
+    def __init__(self, settings: Settings, moderation: Moderation, rooms: Rooms) -> None:
+        self.settings = settings
+        self.moderation = moderation
+        self.rooms = rooms
+
+    # -- member actions ------------------------------------------------------------
+
+    async def act(
+        self, moderator: Member, handle: str, action: str, *, until: str | None, reason: str
+    ) -> Member:
+        if not is_moderator(moderator):
+            raise Forbidden("Only moderators can do this.")
+        if action not in ACTIONS:
+            raise ValidationFailed({"action": ["one of " + ", ".join(ACTIONS)]})
+        if not reason.strip() and action != "restore":
+            raise ValidationFailed({"reason": ["say why: the member is told"]})
+        target = await Member.get_or_none(handle_key=handles.key(handle)[:64])
+        if target is None or target.status == MemberStatus.ERASED:
+            raise NotFound("No member has that handle.")
+        if target.id == moderator.id:
+            raise Forbidden("You cannot act on your own account.")
+        if is_moderator(target) and moderator.role != Role.ADMIN:
+            raise Forbidden("Only admins act on moderators and admins.")
+        now = self.settings.now()
+        end = await self._until(target, action, until, now)
+        async with in_transaction():
+            if action in ("silence", "suspend", "ban"):
+                target.status = {
+                    "silence": MemberStatus.SILENCED,
+                    "suspend": MemberStatus.SUSPENDED,
+                    "ban": MemberStatus.BANNED,
+                }[action]
+                target.status_until = end
+                await target.save(update_fields=["status", "status_until"])
+                if action in ("suspend", "ban"):
+                    await Session.filter(member_id=target.id).delete()
+            elif action == "restore":
+                target.status, target.status_until = MemberStatus.ACTIVE, None
+                await target.save(update_fields=["status", "status_until"])
+            await audit(moderator, action, "member", target.id, reason=reason, until=end, at=now)
+        return target
+
+    async def _until(
+        self, target: Member, action: str, until: str | None, now: dt.datetime
+    ) -> dt.datetime | None:
+        if action not in ("silence", "suspend"):
+            return None
+        if until:
+            try:
+                end = dt.datetime.fromisoformat(until)
+            except ValueError:
+                raise ValidationFailed({"until": ["an ISO 8601 time with an offset"]}) from None
+            if end.tzinfo is None or end <= now:
+                raise ValidationFailed({"until": ["a future time with an offset"]})
+            return end
+        # The ladder: how many silences and suspensions came before.
+        before = await AuditEntry.filter(
+            target_type="member", target_id=target.id, action__in=["silence", "suspend"]
+        ).count()
+        return now + PENALTY_LADDER[min(before, len(PENALTY_LADDER) - 1)]
+
+    async def log(self, moderator: Member, cursor: int | None) -> dict[str, Any]:
+        if not is_moderator(moderator):
+            raise Forbidden("Only moderators can read the audit log.")
+        query = AuditEntry.all()
+        if cursor is not None:
+            query = query.filter(id__lt=cursor)
+        rows = await query.order_by("-id").limit(51).select_related("actor")
+        more = len(rows) > 50
+        rows = rows[:50]
+        return {
+            "items": [
+                {
+                    "id": r.id,
+                    "at": r.at.isoformat(),
+                    "actor": member_json(r.actor) if r.actor else None,
+                    "action": r.action,
+                    "target": {"type": r.target_type, "id": r.target_id},
+                    "reason": r.reason,
+                    "until": r.until.isoformat() if r.until else None,
+                }
+                for r in rows
+            ],
+            "next": str(rows[-1].id) if more else None,
+        }
+
+    # -- flags -----------------------------------------------------------------
+
+    async def flag(
+        self, flagger: Member, target_type: str, target_id: Any, reason: str, note: str
+    ) -> Flag:
+        self.moderation.ensure_may_write(flagger)
+        if flagger.trust_level < 1 and not is_moderator(flagger):
+            raise Forbidden("New members cannot flag yet; a moderator can help meanwhile.")
+        try:
+            why = FlagReason(reason)
+        except ValueError:
+            raise ValidationFailed({"reason": ["one of " + ", ".join(FlagReason)]}) from None
+        if why == FlagReason.OTHER and not note.strip():
+            raise ValidationFailed({"note": ["say what is wrong"]})
+        post, member = await self._target(flagger, target_type, target_id)
+        now = self.settings.now()
+        if not is_moderator(flagger):
+            allowed = FLAGS_PER_DAY.get(flagger.trust_level, FLAGS_PER_DAY[3])
+            key = f"flags:{flagger.id}"
+            wait = self.moderation.limiter.retry_after(key, Limit(allowed, 86_400), now.timestamp())
+            if wait is not None:
+                raise RateLimited(wait, "You have flagged a lot today; a moderator will look.")
+            self.moderation.limiter.hit(key, Limit(allowed, 86_400), now.timestamp())
+        weight = 5 if is_moderator(flagger) else 1 + flagger.trust_level
+        ident = post.id if post is not None else member.id  # type: ignore[union-attr]
+        try:
+            async with in_transaction():
+                flag = await Flag.create(
+                    flagger=flagger,
+                    target_type=target_type,
+                    target_id=ident,
+                    reason=why,
+                    note=note[:1000],
+                    weight=weight,
+                    created_at=now,
+                )
+                await self._review(post, member, why, now)
+        except IntegrityError:
+            raise ValidationFailed({"target": ["you have flagged this already"]}) from None
+        return flag
+
+    async def _target(
+        self, flagger: Member, target_type: str, target_id: Any
+    ) -> tuple[Post | None, Member | None]:
+        if target_type == "post":
+            if not isinstance(target_id, int):
+                raise ValidationFailed({"target": ["a post's id is a number"]})
+            post = await Post.get_or_none(id=target_id).select_related("thread__room")
+            if post is None or post.state == PostState.DELETED:
+                raise NotFound("No such post.")
+            # Only what the flagger may see can be flagged (a private room stays hidden).
+            await self.rooms.visible_thread(flagger, post.thread_id)
+            return post, None
+        if target_type == "member":
+            member = await Member.get_or_none(handle_key=handles.key(str(target_id))[:64])
+            if member is None or member.status == MemberStatus.ERASED:
+                raise NotFound("No member has that handle.")
+            return None, member
+        raise ValidationFailed(
+            {"target": ["type must be post or member (messages and listings come later)"]}
+        )
+
+    async def _review(
+        self, post: Post | None, member: Member | None, why: FlagReason, now: dt.datetime
+    ) -> None:
+        urgency = Urgency.CRISIS if why == FlagReason.CRISIS else Urgency.NORMAL
+        kind = ReviewKind.CRISIS if why == FlagReason.CRISIS else ReviewKind.FLAGGED
+        if post is not None:
+            weights: list[int] = await Flag.filter(  # type: ignore[assignment]
+                target_type="post", target_id=post.id, status=FlagStatus.OPEN
+            ).values_list("weight", flat=True)
+            weight = sum(weights)
+            # Crisis flags bring a moderator, not a hiding: the post must not vanish.
+            if (
+                weight >= HIDE_THRESHOLD
+                and post.state == PostState.VISIBLE
+                and why != FlagReason.CRISIS
+            ):
+                from ..rooms.service import set_post_state
+
+                await set_post_state(post, PostState.HIDDEN, now)
+                await audit(
+                    None, "auto_hide", "post", post.id, reason=f"flag weight {weight}", at=now
+                )
+            open_item = await ReviewItem.filter(
+                post_id=post.id, kind=kind, state__in=[ReviewState.OPEN, ReviewState.CLAIMED]
+            ).first()
+            if open_item is None:
+                item = await ReviewItem.create(
+                    kind=kind,
+                    urgency=urgency,
+                    post=post,
+                    created_at=now,
+                    reason=f"flagged: {why}",
+                )
+                await self.moderation.announce(item)
+            else:
+                open_item.reason += f", {why}"
+                await open_item.save(update_fields=["reason"])
+        else:
+            assert member is not None
+            item = await ReviewItem.create(
+                kind=kind,
+                urgency=urgency,
+                created_at=now,
+                subject=member,
+                reason=f"flagged: {why}",
+            )
+            await self.moderation.announce(item)

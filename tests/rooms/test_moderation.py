@@ -1,0 +1,168 @@
+"""Flags, member actions and the audit log through the HTTP API, on both engines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from alumni_community.identity.models import Member, Role
+from alumni_community.moderation.models import AuditEntry, Flag
+
+from .conftest import PASSWORD, World, make_room
+
+pytestmark = pytest.mark.anyio
+
+
+async def _post(world: World, author_trust: int = 1) -> tuple[int, int]:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    author = await world.member("author", trust=author_trust)
+    await make_room(mod, "open-room", moderation="open")
+    made = await author.post("/rooms/open-room/threads", json={"title": "t", "body": "b"})
+    return made.json()["thread"]["id"], made.json()["post"]["id"]
+
+
+async def test_two_trusted_flags_hide_a_post_for_review(world: World) -> None:
+    thread_id, post_id = await _post(world)
+    first = await world.member("flagger-1", trust=2)
+    second = await world.member("flagger-2", trust=2)
+    reader = await world.member("reader", trust=1)
+    target = {"type": "post", "id": post_id}
+    made = await first.post("/flags", json={"target": target, "reason": "harassment"})
+    assert made.status_code == 201 and made.json()["weight"] == 3
+    assert (await reader.get(f"/threads/{thread_id}")).json()["posts"][
+        "items"
+    ]  # weight 3: still up
+    await second.post("/flags", json={"target": target, "reason": "spam"})  # weight 6 >= 5
+    assert (await reader.get(f"/threads/{thread_id}")).status_code == 404  # its only post is hidden
+    author_view = await world.clients[1].get(f"/threads/{thread_id}")
+    assert author_view.json()["posts"]["items"][0]["state"] == "hidden"
+
+    mod = world.clients[0]
+    queue = (await mod.get("/moderation/queue")).json()["items"]
+    assert [(i["kind"], i["target"]["id"]) for i in queue] == [("flagged", post_id)]
+    await mod.post(f"/moderation/queue/{queue[0]['id']}", json={"decision": "approve"})
+    assert (await reader.get(f"/threads/{thread_id}")).status_code == 200
+    assert set(await Flag.all().values_list("status", flat=True)) == {"disagreed"}
+    actions = await AuditEntry.all().order_by("id").values_list("action", flat=True)
+    assert actions == ["auto_hide", "approve"]
+
+
+async def test_flag_refusals(world: World) -> None:
+    _, post_id = await _post(world)
+    newcomer = await world.member("newcomer", trust=0)
+    flagger = await world.member("flagger", trust=1)
+    target = {"type": "post", "id": post_id}
+    assert (
+        await newcomer.post("/flags", json={"target": target, "reason": "spam"})
+    ).status_code == 403
+    assert (
+        await flagger.post("/flags", json={"target": target, "reason": "other"})
+    ).status_code == 422  # "other" needs a note
+    assert (
+        await flagger.post("/flags", json={"target": target, "reason": "rude"})
+    ).status_code == 422
+    assert (
+        await flagger.post(
+            "/flags", json={"target": {"type": "post", "id": 999999}, "reason": "spam"}
+        )
+    ).status_code == 404
+    assert (
+        await flagger.post("/flags", json={"target": target, "reason": "spam"})
+    ).status_code == 201
+    again = await flagger.post("/flags", json={"target": target, "reason": "harassment"})
+    assert again.status_code == 422 and "already" in again.json()["errors"]["target"][0]
+
+
+async def test_a_crisis_flag_brings_an_urgent_item_and_never_hides(world: World) -> None:
+    thread_id, post_id = await _post(world)
+    mod = world.clients[0]
+    flaggers = [await world.member(f"worried-{i}", trust=3) for i in range(2)]
+    for client in flaggers:
+        await client.post(
+            "/flags", json={"target": {"type": "post", "id": post_id}, "reason": "crisis"}
+        )
+    reader = await world.member("reader", trust=1)
+    assert (await reader.get(f"/threads/{thread_id}")).status_code == 200
+    queue = (await mod.get("/moderation/queue")).json()["items"]
+    assert queue[0]["kind"] == "crisis" and queue[0]["urgency"] == 100
+
+
+async def test_member_actions_follow_the_ladder_and_are_audited(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    member = await world.member("river", trust=1)
+    await make_room(mod, "open-room", moderation="open")
+
+    silenced = await mod.post(
+        "/moderation/members/river/actions", json={"action": "silence", "reason": "cooling off"}
+    )
+    assert silenced.json()["status"] == "silenced"
+    assert silenced.json()["until"] == (world.now[0] + dt.timedelta(days=1)).isoformat()
+    refused = await member.post("/rooms/open-room/threads", json={"title": "a", "body": "b"})
+    assert refused.status_code == 403 and refused.json()["code"] == "silenced"
+
+    suspended = await mod.post(
+        "/moderation/members/river/actions", json={"action": "suspend", "reason": "again"}
+    )
+    assert suspended.json()["until"] == (world.now[0] + dt.timedelta(days=3)).isoformat()
+    assert (await member.get("/session")).status_code == 401  # sessions ended
+    login = await member.post("/session", json={"handle": "river", "password": PASSWORD})
+    assert login.status_code == 403 and login.json()["code"] == "account_inactive"
+    world.advance(days=3, seconds=1)  # the suspension ends at its time
+    back = await member.post("/session", json={"handle": "river", "password": PASSWORD})
+    assert back.status_code == 200
+
+    restored = await mod.post("/moderation/members/river/actions", json={"action": "restore"})
+    assert restored.json()["status"] == "active"
+    log = (await mod.get("/moderation/log")).json()["items"]
+    assert [(e["action"], e["target"]["type"], e["actor"]["handle"]) for e in log] == [
+        ("restore", "member", "mod-a"),
+        ("suspend", "member", "mod-a"),
+        ("silence", "member", "mod-a"),
+    ]
+
+
+async def test_member_action_refusals(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    other_mod = await world.member("mod-b", Role.MODERATOR)
+    member = await world.member("river", trust=3)
+    assert (
+        await member.post(
+            "/moderation/members/mod-a/actions", json={"action": "ban", "reason": "x"}
+        )
+    ).status_code == 403
+    assert (await member.get("/moderation/log")).status_code == 403
+    assert (
+        await mod.post("/moderation/members/mod-b/actions", json={"action": "ban", "reason": "x"})
+    ).status_code == 403
+    assert (
+        await mod.post("/moderation/members/mod-a/actions", json={"action": "ban", "reason": "x"})
+    ).status_code == 403
+    assert (
+        await mod.post("/moderation/members/nobody/actions", json={"action": "ban", "reason": "x"})
+    ).status_code == 404
+    assert (
+        await mod.post("/moderation/members/river/actions", json={"action": "ban"})
+    ).status_code == 422
+    assert (
+        await mod.post(
+            "/moderation/members/river/actions",
+            json={"action": "silence", "reason": "x", "until": "2020-01-01T00:00:00+00:00"},
+        )
+    ).status_code == 422
+    assert (await Member.get(handle="river")).status == "active"
+    assert other_mod is not None
+
+
+async def test_the_audit_log_cannot_be_altered(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    await world.member("river", trust=1)
+    await mod.post("/moderation/members/river/actions", json={"action": "warn", "reason": "tone"})
+    entry = await AuditEntry.get(action="warn")
+    with pytest.raises(Exception) as update:  # the database's own refusal
+        await AuditEntry.filter(id=entry.id).update(reason="nothing happened")
+    assert "append-only" in str(update.value)
+    with pytest.raises(Exception) as delete:
+        await AuditEntry.filter(id=entry.id).delete()
+    assert "append-only" in str(delete.value)
+    assert (await AuditEntry.get(id=entry.id)).reason == "tone"
