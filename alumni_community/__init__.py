@@ -24,6 +24,7 @@ from .errors import (
     CsrfFailed,
     Forbidden,
     HandleNeeded,
+    IdentifyingDetails,
     InvalidCredentials,
     MethodNotAllowed,
     NotAuthenticated,
@@ -32,8 +33,10 @@ from .errors import (
     RateLimited,
     SchemaNotReady,
     ServiceUnavailable,
+    Silenced,
     ValidationFailed,
 )
+from .moderation.trust import CrisisResource, TrustRules
 from .settings import Limit, Settings
 
 __all__ = [
@@ -43,9 +46,11 @@ __all__ = [
     "CommunityError",
     "ConfigurationError",
     "Conflict",
+    "CrisisResource",
     "CsrfFailed",
     "Forbidden",
     "HandleNeeded",
+    "IdentifyingDetails",
     "InvalidCredentials",
     "Limit",
     "MethodNotAllowed",
@@ -56,6 +61,8 @@ __all__ = [
     "SchemaNotReady",
     "ServiceUnavailable",
     "Settings",
+    "Silenced",
+    "TrustRules",
     "ValidationFailed",
     "__version__",
 ]

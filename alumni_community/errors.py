@@ -74,17 +74,23 @@ class CommunityError(Exception):
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or self.title
+        #: Things the person must see even though the request was refused
+        #: (crisis resources, above all); sent as ``notices`` in the problem.
+        self.notices: list[dict[str, str]] = []
         super().__init__(self.detail)
 
     def problem(self) -> dict[str, Any]:
         """The RFC 9457 members for this error (``instance`` is added by the edge)."""
-        return {
+        body: dict[str, Any] = {
             "type": "about:blank",
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
             "code": self.code,
         }
+        if self.notices:
+            body["notices"] = self.notices
+        return body
 
     def headers(self) -> dict[str, str]:
         """Extra response headers this error needs (``Retry-After``, ``Allow``)."""

@@ -206,6 +206,20 @@ class Settings:
                 "use memory://, postgres://... or redis://...",
             )
 
+        if isinstance(self.crisis_phrases, str) or not all(
+            isinstance(p, str) and p.strip() for p in self.crisis_phrases
+        ):
+            raise ConfigurationError("crisis_phrases", "a list of phrases, not one string")
+        if not isinstance(self.trust, TrustRules):
+            raise ConfigurationError("trust", "must be a TrustRules(...)")
+        if not all(isinstance(r, CrisisResource) for r in self.crisis_resources):
+            raise ConfigurationError("crisis_resources", "must be CrisisResource(...) values")
+        import phonenumbers
+
+        if self.phone_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigurationError(
+                "phone_region", f"{self.phone_region!r} is not a region code such as US or GB"
+            )
         object.__setattr__(self, "crisis_phrases", tuple(self.crisis_phrases))
         object.__setattr__(self, "crisis_resources", tuple(self.crisis_resources))
         origins = tuple(self.allowed_origins)

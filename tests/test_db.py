@@ -213,3 +213,36 @@ async def test_room_settings_keep_their_meaning_across_the_rename(database_url: 
         assert (room.visibility, room.moderation) == ("members", "all_reviewed")
     finally:
         await db.close()
+
+
+async def test_existing_posts_survive_the_moderation_note_migration(database_url: str) -> None:
+    from alumni_community.rooms.models import Post
+
+    settings = make_settings(database_url)
+    db = Database(settings)
+    await db.open()
+    try:
+        await db.migrate(upto="0005_flags_audit")
+        with db.activate():
+            conn = db.connection()
+            stamp = "'2026-01-01 00:00:00+00:00'"
+            for statement in (
+                "INSERT INTO ac_member (handle, handle_key, handle_skeleton, role, trust_level,"
+                f" status, joined_at, bio, bio_html, share_milestones) VALUES ('river', 'river',"
+                f" 'river', 'member', 1, 'active', {stamp}, '', '', FALSE)",
+                "INSERT INTO ac_room (slug, name, description, visibility, moderation, archived,"
+                f" slow_mode_seconds, position, created_at) VALUES ('r', 'R', '', 'members',"
+                f" 'open', FALSE, 0, 0, {stamp})",
+                "INSERT INTO ac_thread (room_id, author_id, title, created_at, last_post_at,"
+                f" post_count, pinned, locked, deleted) VALUES (1, 1, 'T', {stamp}, {stamp}, 1,"
+                " FALSE, FALSE, FALSE)",
+                "INSERT INTO ac_post (thread_id, author_id, body, html, state, created_at)"
+                f" VALUES (1, 1, 'kept', '<p>kept</p>', 'visible', {stamp})",
+            ):
+                await conn.execute_script(statement)
+        assert await db.migrate() == ALL_MIGRATIONS[5:]
+        with db.activate():
+            post = await Post.get(body="kept")
+        assert post.moderation_note == "" and post.html == "<p>kept</p>"
+    finally:
+        await db.close()

@@ -189,3 +189,30 @@ def test_callables_cannot_come_from_the_environment() -> None:
     env = {"ALUMNI_COMMUNITY_SECRET_KEY": SECRET, "ALUMNI_COMMUNITY_HOST_IDENTITY": "x"}
     with pytest.raises(ConfigurationError, match="not a setting"):
         Settings.from_env(environ=env)
+
+
+def test_safety_settings_are_checked() -> None:
+    from alumni_community import CrisisResource, TrustRules
+
+    with pytest.raises(ConfigurationError, match="crisis_phrases"):
+        Settings(secret_key=SECRET, crisis_phrases="kill myself")
+    with pytest.raises(ConfigurationError, match="phone_region"):
+        Settings(secret_key=SECRET, phone_region="XX")
+    with pytest.raises(ConfigurationError, match="trust"):
+        Settings(secret_key=SECRET, trust={"reviewed_posts": 3})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="crisis_resources"):
+        Settings(secret_key=SECRET, crisis_resources=["call 988"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="post_interval"):
+        TrustRules(post_interval=0)
+    local = Settings(
+        secret_key=SECRET,
+        phone_region="GB",
+        crisis_resources=[CrisisResource(name="Samaritans", contact="call 116 123")],
+    )
+    assert local.crisis_resources[0].name == "Samaritans"
+
+
+def test_links_are_counted_once_each() -> None:
+    from alumni_community.moderation.trust import count_links
+
+    assert count_links("https://www.x.org and www.y.org and http://z.org") == 3

@@ -427,6 +427,7 @@ class Accounts:
                 for s in sessions
             ],
             "recovery_codes_left": await self.remaining_recovery_codes(member),
+            "posts": await _posts_of(member.id),
         }
 
     async def erase(
@@ -662,3 +663,23 @@ async def _erase_content(member_id: int) -> None:
     ):
         visible = await Post.filter(thread_id=thread_id, state=PostState.VISIBLE).count()
         await Thread.filter(id=thread_id).update(post_count=visible)
+
+
+async def _posts_of(member_id: int) -> list[dict[str, Any]]:
+    """Everything the member wrote in threads, as written (Markdown), oldest first."""
+    from ..rooms.models import Post
+
+    posts = await Post.filter(author_id=member_id).order_by("id").select_related("thread__room")
+    return [
+        {
+            "id": p.id,
+            "room": p.thread.room.slug,
+            "thread": p.thread_id,
+            "thread_title": p.thread.title,
+            "body": p.body,
+            "state": str(p.state),
+            "created_at": p.created_at.isoformat(),
+            "edited_at": p.edited_at.isoformat() if p.edited_at else None,
+        }
+        for p in posts
+    ]

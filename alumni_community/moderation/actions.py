@@ -180,9 +180,11 @@ class Actions:
                     weight=weight,
                     created_at=now,
                 )
-                await self._review(post, member, why, now)
+                item = await self._review(post, member, why, now)
         except IntegrityError:
             raise ValidationFailed({"target": ["you have flagged this already"]}) from None
+        if item is not None:
+            await self.moderation.announce(item)  # after commit: listeners never hold the database
         return flag
 
     async def _target(
@@ -208,7 +210,8 @@ class Actions:
 
     async def _review(
         self, post: Post | None, member: Member | None, why: FlagReason, now: dt.datetime
-    ) -> None:
+    ) -> ReviewItem | None:
+        """Hide the post if its flags weigh enough; return a new review item, if one was opened."""
         urgency = Urgency.CRISIS if why == FlagReason.CRISIS else Urgency.NORMAL
         kind = ReviewKind.CRISIS if why == FlagReason.CRISIS else ReviewKind.FLAGGED
         if post is not None:
@@ -239,10 +242,10 @@ class Actions:
                     created_at=now,
                     reason=f"flagged: {why}",
                 )
-                await self.moderation.announce(item)
-            else:
-                open_item.reason += f", {why}"
-                await open_item.save(update_fields=["reason"])
+                return item
+            open_item.reason += f", {why}"
+            await open_item.save(update_fields=["reason"])
+            return None
         else:
             assert member is not None
             item = await ReviewItem.create(
@@ -252,4 +255,4 @@ class Actions:
                 subject=member,
                 reason=f"flagged: {why}",
             )
-            await self.moderation.announce(item)
+            return item

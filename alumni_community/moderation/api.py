@@ -144,7 +144,65 @@ async def audit_log(request: Request) -> Response:
     return JSONResponse(await _actions(request).log(member, int(raw) if raw else None))
 
 
+@operation(
+    summary="Watched words (moderators)",
+    errors=(403,),
+    response={"type": "object"},
+    tags=("moderation",),
+)
+async def list_watched(request: Request) -> Response:
+    member, _ = require_member(request)
+    return JSONResponse({"items": await _moderation(request).list_watched(member), "next": None})
+
+
+@operation(
+    summary="Watch a word or pattern: block, hold, flag or censor (moderators)",
+    status=201,
+    errors=(403,),
+    tags=("moderation",),
+    response={"type": "object"},
+    request={
+        "type": "object",
+        "required": ["pattern", "action"],
+        "properties": {
+            "pattern": {"type": "string"},
+            "is_regex": {"type": "boolean"},
+            "action": {"type": "string", "enum": ["block", "hold", "flag", "censor"]},
+        },
+    },
+)
+async def add_watched(request: Request) -> Response:
+    member, _ = require_member(request)
+    data = await read_json(request, max_bytes=request.app.state.settings.max_body_bytes)
+    pattern, action = string_fields(data, "pattern", "action")
+    is_regex = data.get("is_regex", False)
+    if not isinstance(is_regex, bool):
+        raise ValidationFailed({"is_regex": ["must be true or false"]})
+    row = await _moderation(request).add_watched(member, pattern, is_regex, action)
+    return JSONResponse(
+        {"id": row.id, "pattern": row.pattern, "is_regex": row.is_regex, "action": row.action},
+        status_code=201,
+    )
+
+
+@operation(
+    summary="Stop watching a word (moderators)", status=204, errors=(403, 404), tags=("moderation",)
+)
+async def remove_watched(request: Request) -> Response:
+    member, _ = require_member(request)
+    await _moderation(request).remove_watched(member, int(request.path_params["id"]))
+    return Response(status_code=204)
+
+
 routes: list[BaseRoute] = [
+    Route("/moderation/watched-words", list_watched, methods=["GET"], name="api:list_watched"),
+    Route("/moderation/watched-words", add_watched, methods=["POST"], name="api:add_watched"),
+    Route(
+        "/moderation/watched-words/{id:int}",
+        remove_watched,
+        methods=["DELETE"],
+        name="api:remove_watched",
+    ),
     Route("/flags", create_flag, methods=["POST"], name="api:create_flag"),
     Route(
         "/moderation/members/{handle}/actions",

@@ -19,6 +19,7 @@ __all__ = [
     "ReviewKind",
     "ReviewState",
     "Urgency",
+    "WatchedWordRow",
 ]
 
 # Plain "#" comments on fields, not "#:": see rooms/models.py.
@@ -158,3 +159,24 @@ class AuditEntry(Model):
         table = "ac_audit_log"
         app = "alumni_community"
         indexes = (("target_type", "target_id"),)
+
+
+class WatchedWordRow(Model):
+    """A word or pattern moderators watch for, and what happens when it appears."""
+
+    id = fields.IntField(primary_key=True)
+    pattern = fields.CharField(max_length=200)
+    is_regex = fields.BooleanField(default=False)
+    # block, hold, flag or censor (see moderation/detection.py).
+    action = fields.CharField(max_length=16)
+    created_by: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "alumni_community.Member",
+        related_name="watched_words",
+        null=True,
+        on_delete=fields.SET_NULL,
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "ac_watched_word"
+        app = "alumni_community"

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import (
     AccountInactive,
+    CommunityError,
     Forbidden,
     IdentifyingDetails,
     NotFound,
@@ -31,8 +32,17 @@ from ..ratelimit import MemoryLimiter
 from ..rooms.models import Moderation as RoomModeration
 from ..rooms.models import Post, PostState, Room
 from ..settings import Limit, Settings
-from .detection import find_crisis, find_identifying
-from .models import AuditEntry, Flag, FlagStatus, ReviewItem, ReviewKind, ReviewState, Urgency
+from .detection import WatchedWord, compile_watched, find_crisis, find_identifying
+from .models import (
+    AuditEntry,
+    Flag,
+    FlagStatus,
+    ReviewItem,
+    ReviewKind,
+    ReviewState,
+    Urgency,
+    WatchedWordRow,
+)
 from .trust import count_links, count_mentions
 
 __all__ = ["Moderation", "Notice", "Verdict", "audit", "is_moderator"]
@@ -56,6 +66,8 @@ class Notice:
 @dataclass
 class Verdict:
     state: PostState
+    #: The text to publish: the author's, with censored words replaced.
+    body: str = ""
     notices: list[Notice] = field(default_factory=list)
     #: Review items to open once the post exists: (kind, urgency, reason).
     reviews: list[tuple[ReviewKind, Urgency, str]] = field(default_factory=list)
@@ -116,47 +128,76 @@ class Moderation:
             raise AccountInactive("This account cannot post.")
 
     async def screen(
-        self, member: Member, room: Room, body: str, *, confirm: bool, new_thread: bool
+        self,
+        member: Member,
+        room: Room,
+        body: str,
+        *,
+        confirm: bool,
+        new_thread: bool,
+        editing: bool = False,
     ) -> Verdict:
-        """Decide what happens to ``body`` before it is written; refuse what may not be."""
-        self.ensure_may_write(member)
-        rules = self.settings.trust
-        moderator = is_moderator(member)
-        if member.trust_level == 0 and not moderator:
-            errors = []
-            if count_links(body) > rules.tl0_max_links:
-                errors.append(f"new members may include at most {rules.tl0_max_links} links")
-            if count_mentions(body) > rules.tl0_max_mentions:
-                errors.append(f"new members may mention at most {rules.tl0_max_mentions} members")
-            if errors:
-                raise ValidationFailed({"body": errors})
-        if not moderator:
-            self._pace(member, room, new_thread)
+        """Decide what happens to ``body`` before it is written; refuse what may not be.
 
-        found = find_identifying(body, default_region=self.settings.phone_region)
-        if found and not confirm:
-            raise IdentifyingDetails([f.kind for f in found])
-
-        verdict = Verdict(state=PostState.VISIBLE)
+        Crisis text is looked for first, because help must not depend on any
+        other rule: a member who may not post still sees the resources (on
+        the refusal) and moderators still get an urgent item; and a crisis
+        post is published past the pace, the new-member caps and the
+        identifying-details question, which would only delay a person in need.
+        """
         crisis = find_crisis(body, self.settings.crisis_phrases)
+        try:
+            self.ensure_may_write(member)
+        except CommunityError as refusal:
+            if crisis:
+                await self._crisis_without_post(member, crisis)
+                refusal.notices.append(self.crisis_notice().as_json())
+            raise
+        moderator = is_moderator(member)
+        watched = compile_watched(await self.watched_words())
+        hit = watched.check(body)
+        if hit.action == "block" and not crisis:
+            raise ValidationFailed({"body": ["contains words this community does not allow"]})
+        if hit.action == "censor":
+            body = watched.censor(body)
+        found = find_identifying(body, default_region=self.settings.phone_region)
+        if not crisis:
+            if member.trust_level == 0 and not moderator:
+                self._new_member_caps(body)
+            if found and not confirm:
+                raise IdentifyingDetails([f.kind for f in found])
+            if not moderator and not editing:
+                # Last, so a refused post (or the question above) costs no turn.
+                self._pace(member, room, new_thread)
+
+        verdict = Verdict(state=PostState.VISIBLE, body=body)
         if crisis:
             verdict.notices.append(self.crisis_notice())
             verdict.reviews.append(
                 (ReviewKind.CRISIS, Urgency.CRISIS, "matched: " + ", ".join(crisis[:5]))
             )
         if found:
-            verdict.notices.append(
-                Notice("identifying_details_confirmed", "<p>Published as you confirmed.</p>")
-            )
+            if confirm:
+                verdict.notices.append(
+                    Notice("identifying_details_confirmed", "<p>Published as you confirmed.</p>")
+                )
             verdict.reviews.append(
                 (
                     ReviewKind.IDENTIFYING,
                     Urgency.IDENTIFYING,
-                    "author confirmed: " + ", ".join(sorted({f.kind for f in found})),
+                    ("author confirmed: " if confirm else "published in crisis: ")
+                    + ", ".join(sorted({f.kind for f in found})),
                 )
             )
+        if hit.action in ("flag", "block"):
+            verdict.reviews.append((ReviewKind.FLAGGED, Urgency.NORMAL, "watched word"))
+        held_by_word = hit.action == "hold"
         # Crisis text is never held: a person asking for help must be seen.
-        if not crisis and not moderator and await self._held(member, room):
+        if (
+            not crisis
+            and not moderator
+            and (held_by_word or (not editing and await self._held(member, room)))
+        ):
             verdict.state = PostState.PENDING
             verdict.notices.append(
                 Notice(
@@ -165,8 +206,75 @@ class Moderation:
                     "until then only you and the moderators can see it.</p>",
                 )
             )
-            verdict.reviews.append((ReviewKind.HELD, Urgency.NORMAL, "held for review"))
+            verdict.reviews.append(
+                (
+                    ReviewKind.HELD,
+                    Urgency.NORMAL,
+                    "watched word" if held_by_word else "held for review",
+                )
+            )
         return verdict
+
+    def _new_member_caps(self, body: str) -> None:
+        rules = self.settings.trust
+        errors = []
+        if count_links(body) > rules.tl0_max_links:
+            errors.append(f"new members may include at most {rules.tl0_max_links} links")
+        if count_mentions(body) > rules.tl0_max_mentions:
+            errors.append(f"new members may mention at most {rules.tl0_max_mentions} members")
+        if errors:
+            raise ValidationFailed({"body": errors})
+
+    async def _crisis_without_post(self, member: Member, crisis: list[str]) -> None:
+        """Crisis words from a member who may not post: nothing is published, but a
+        moderator is told at once (only the matched phrases are kept, not the text)."""
+        item = await ReviewItem.create(
+            kind=ReviewKind.CRISIS,
+            urgency=Urgency.CRISIS,
+            subject=member,
+            reason="crisis words from a member who cannot post now: " + ", ".join(crisis[:5]),
+            created_at=self.settings.now(),
+        )
+        await self.announce(item)
+
+    async def watched_words(self) -> list[WatchedWord]:
+        rows = await WatchedWordRow.all().order_by("id")
+        return [WatchedWord(r.pattern, r.is_regex, r.action) for r in rows]  # type: ignore[arg-type]
+
+    async def list_watched(self, moderator: Member) -> list[dict[str, Any]]:
+        self._require_moderator(moderator)
+        rows = await WatchedWordRow.all().order_by("id")
+        return [
+            {"id": r.id, "pattern": r.pattern, "is_regex": r.is_regex, "action": r.action}
+            for r in rows
+        ]
+
+    async def add_watched(
+        self, moderator: Member, pattern: str, is_regex: bool, action: str
+    ) -> WatchedWordRow:
+        self._require_moderator(moderator)
+        if action not in ("block", "hold", "flag", "censor"):
+            raise ValidationFailed({"action": ["one of block, hold, flag, censor"]})
+        try:
+            WatchedWord(pattern, is_regex, action)  # type: ignore[arg-type]
+        except (ValueError, TypeError) as error:
+            raise ValidationFailed({"pattern": [str(error)]}) from None
+        now = self.settings.now()
+        row = await WatchedWordRow.create(
+            pattern=pattern,
+            is_regex=is_regex,
+            action=action,
+            created_by=moderator,
+            created_at=now,
+        )
+        await audit(moderator, "watch_word", "watched_word", row.id, reason=pattern, at=now)
+        return row
+
+    async def remove_watched(self, moderator: Member, word_id: int) -> None:
+        self._require_moderator(moderator)
+        if not await WatchedWordRow.filter(id=word_id).delete():
+            raise NotFound("No such watched word.")
+        await audit(moderator, "unwatch_word", "watched_word", word_id, at=self.settings.now())
 
     def crisis_notice(self) -> Notice:
         lines = []
@@ -189,7 +297,9 @@ class Moderation:
             return True
         if room.moderation == RoomModeration.OPEN or member.trust_level > 0:
             return False
-        approved = await Post.filter(author_id=member.id, state=PostState.VISIBLE).count()
+        approved = await ReviewItem.filter(
+            kind=ReviewKind.HELD, decision="approve", post__author_id=member.id
+        ).count()
         return approved < self.settings.trust.reviewed_posts
 
     def _pace(self, member: Member, room: Room, new_thread: bool) -> None:
@@ -210,15 +320,25 @@ class Moderation:
 
     # -- after writing -----------------------------------------------------------
 
-    async def open_reviews(self, post: Post, verdict: Verdict) -> None:
-        for kind, urgency, reason in verdict.reviews:
-            item = await ReviewItem.create(
+    async def open_reviews(self, post: Post, verdict: Verdict) -> list[ReviewItem]:
+        """Create the verdict's review items (inside the post's transaction).
+
+        Announce them with ``announce_all`` after the transaction commits, so
+        a slow listener never holds the database.
+        """
+        return [
+            await ReviewItem.create(
                 kind=kind,
                 urgency=urgency,
                 post=post,
                 reason=reason,
                 created_at=self.settings.now(),
             )
+            for kind, urgency, reason in verdict.reviews
+        ]
+
+    async def announce_all(self, items: list[ReviewItem]) -> None:
+        for item in items:
             await self.announce(item)
 
     async def announce(self, item: ReviewItem) -> None:
@@ -312,6 +432,7 @@ class Moderation:
                 await self._promote(post.author, now)
             elif decision == "reject" and post.state != PostState.DELETED:
                 await set_post_state(post, PostState.REJECTED, now)
+                await Post.filter(id=post.id).update(moderation_note=note)
             # The decision agrees or disagrees with every open flag on the post.
             await Flag.filter(target_type="post", target_id=post.id, status=FlagStatus.OPEN).update(
                 status=FlagStatus.AGREED if decision == "reject" else FlagStatus.DISAGREED
@@ -319,6 +440,11 @@ class Moderation:
         await audit(moderator, decision, "review_item", item.id, reason=note, at=now)
         await item.refresh_from_db()
         return item
+
+    async def after_publish(self, member: Member, post: Post) -> None:
+        """A visible post may complete a newcomer's way to trust level 1."""
+        if post.state == PostState.VISIBLE:
+            await self._promote(member, self.settings.now())
 
     async def _promote(self, member: Member, now: dt.datetime) -> None:
         rules = self.settings.trust

@@ -30,6 +30,11 @@ class TrustRules:
     tl1_posts: int = 3
     tl1_days: int = 2
 
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not isinstance(value, int) or value < (0 if name.endswith("_days") else 1):
+                raise ValueError(f"trust.{name} must be a whole number of at least 1")
+
 
 @dataclass(frozen=True, kw_only=True)
 class CrisisResource:
@@ -40,7 +45,7 @@ class CrisisResource:
     url: str | None = None
 
 
-_LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
+_LINK = re.compile(r"\bhttps?://|(?<![/\w.])www\.", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@[\w-]{3,32}")
 
 

@@ -144,6 +144,8 @@ class Post(Model):
     body = fields.TextField()
     html = fields.TextField()
     state = fields.CharEnumField(PostState, max_length=16, default=PostState.VISIBLE)
+    # The reason a moderator gave when rejecting or hiding it, shown to the author.
+    moderation_note = fields.TextField(default="")
     created_at = fields.DatetimeField()
     edited_at = fields.DatetimeField(null=True)
 

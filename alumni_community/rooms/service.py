@@ -140,10 +140,12 @@ class Rooms:
         slug = data.get("slug")
         if not isinstance(slug, str) or not _SLUG.match(slug):
             errors["slug"] = ["lower case letters, digits and hyphens, up to 64"]
-        name = render_title(str(data.get("name") or ""))
-        if not name or len(name) > 120:
+        raw_name = " ".join(str(data.get("name") or "").split())
+        if not raw_name or len(raw_name) > 120:
             errors["name"] = ["1 to 120 characters"]
-        description = render_title(str(data.get("description") or ""))[:500]
+        name = render_title(raw_name)
+        # Cut before escaping, so an entity is never split.
+        description = render_title(" ".join(str(data.get("description") or "").split())[:500])
         visibility = self._choice(data, "visibility", Visibility, Visibility.MEMBERS, errors)
         moderation = self._choice(
             data, "moderation", RoomModeration, RoomModeration.NEW_MEMBERS_REVIEWED, errors
@@ -202,7 +204,14 @@ class Rooms:
             query = query.filter(Q(post_count__gt=0) | Q(author_id=member.id))
         after = _decode(cursor, 3)
         if after is not None:
-            pinned, last, ident = bool(after[0]), dt.datetime.fromisoformat(after[1]), int(after[2])
+            try:
+                pinned, last, ident = (
+                    bool(after[0]),
+                    dt.datetime.fromisoformat(after[1]),
+                    int(after[2]),
+                )
+            except (TypeError, ValueError):
+                raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]}) from None
             query = query.filter(
                 Q(pinned__lt=pinned)
                 | Q(pinned=pinned, last_post_at__lt=last)
@@ -238,9 +247,10 @@ class Rooms:
         self, member: Member, slug: str, title: str, body: str, *, confirm: bool
     ) -> tuple[Thread, Post, list[Notice]]:
         room = await self.visible_room(member, slug)
-        clean_title = render_title(title)
+        raw_title = " ".join(title.split())
+        clean_title = render_title(raw_title)
         errors = {}
-        if not clean_title or len(clean_title) > MAX_TITLE_CHARS:
+        if not raw_title or len(raw_title) > MAX_TITLE_CHARS:
             errors["title"] = [f"1 to {MAX_TITLE_CHARS} characters"]
         errors.update(self._body_errors(body))
         if errors:
@@ -260,12 +270,14 @@ class Rooms:
             post = await Post.create(
                 thread=thread,
                 author=member,
-                body=body,
-                html=render_markdown(body),
+                body=verdict.body,
+                html=render_markdown(verdict.body),
                 state=verdict.state,
                 created_at=now,
             )
-            await self.moderation.open_reviews(post, verdict)
+            items = await self.moderation.open_reviews(post, verdict)
+        await self.moderation.announce_all(items)
+        await self.moderation.after_publish(member, post)
         return thread, post, verdict.notices
 
     # -- posts -----------------------------------------------------------------
@@ -287,7 +299,9 @@ class Rooms:
             query = query.filter(Q(state=PostState.VISIBLE) | Q(author_id=member.id))
         after = _decode(cursor, 1)
         if after is not None:
-            query = query.filter(id__gt=int(after[0]))
+            if not isinstance(after[0], int):
+                raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
+            query = query.filter(id__gt=after[0])
         posts = await query.order_by("id").limit(PAGE_SIZE + 1).select_related("author")
         more = len(posts) > PAGE_SIZE
         posts = posts[:PAGE_SIZE]
@@ -304,6 +318,8 @@ class Rooms:
             "state": str(post.state),
             "created_at": post.created_at.isoformat(),
             "edited_at": post.edited_at.isoformat() if post.edited_at else None,
+            # Why a moderator hid or rejected it (only its author and moderators see such posts).
+            "moderation_note": post.moderation_note or None,
         }
 
     async def reply(
@@ -324,8 +340,8 @@ class Rooms:
             post = await Post.create(
                 thread=thread,
                 author=member,
-                body=body,
-                html=render_markdown(body),
+                body=verdict.body,
+                html=render_markdown(verdict.body),
                 state=verdict.state,
                 created_at=now,
             )
@@ -333,7 +349,9 @@ class Rooms:
                 await Thread.filter(id=thread.id).update(
                     post_count=F("post_count") + 1, last_post_at=now
                 )
-            await self.moderation.open_reviews(post, verdict)
+            items = await self.moderation.open_reviews(post, verdict)
+        await self.moderation.announce_all(items)
+        await self.moderation.after_publish(member, post)
         return post, verdict.notices
 
     async def _own_or_moderated_post(self, member: Member, post_id: int) -> Post:
@@ -352,26 +370,26 @@ class Rooms:
     async def edit_post(
         self, member: Member, post_id: int, body: str, *, confirm: bool
     ) -> tuple[Post, list[Notice]]:
+        """An edit passes the same rules as a new post, except pace and the newcomer hold."""
         post = await self._own_or_moderated_post(member, post_id)
         errors = self._body_errors(body)
         if errors:
             raise ValidationFailed(errors)
-        self.moderation.ensure_may_write(member)
-        from ..moderation.detection import find_identifying
-
-        found = find_identifying(body, default_region=self.settings.phone_region)
-        if found and not confirm:
-            from ..errors import IdentifyingDetails
-
-            raise IdentifyingDetails([f.kind for f in found])
+        verdict = await self.moderation.screen(
+            member, post.thread.room, body, confirm=confirm, new_thread=False, editing=True
+        )
         now = self.settings.now()
         async with in_transaction():
             await PostRevision.create(
                 post=post, body=post.body, html=post.html, edited_by=member, created_at=now
             )
-            post.body, post.html, post.edited_at = body, render_markdown(body), now
+            post.body, post.html, post.edited_at = verdict.body, render_markdown(verdict.body), now
             await post.save(update_fields=["body", "html", "edited_at"])
-        return post, []
+            if verdict.state == PostState.PENDING and post.state == PostState.VISIBLE:
+                await set_post_state(post, PostState.PENDING, now)
+            items = await self.moderation.open_reviews(post, verdict)
+        await self.moderation.announce_all(items)
+        return post, verdict.notices
 
     async def revisions(self, member: Member, post_id: int) -> list[dict[str, Any]]:
         post = await self._own_or_moderated_post(member, post_id)

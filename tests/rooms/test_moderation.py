@@ -166,3 +166,158 @@ async def test_the_audit_log_cannot_be_altered(world: World) -> None:
         await AuditEntry.filter(id=entry.id).delete()
     assert "append-only" in str(delete.value)
     assert (await AuditEntry.get(id=entry.id)).reason == "tone"
+
+
+async def test_watched_words_block_hold_flag_and_censor(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    member = await world.member("river", trust=2)
+    await make_room(mod, "open-room", moderation="open")
+    for pattern, action, is_regex in (
+        ("scamcoin", "block", False),
+        ("dealer", "hold", False),
+        ("pills?", "flag", True),
+        ("darn", "censor", False),
+    ):
+        made = await mod.post(
+            "/moderation/watched-words",
+            json={"pattern": pattern, "action": action, "is_regex": is_regex},
+        )
+        assert made.status_code == 201, made.text
+    bad = await mod.post(
+        "/moderation/watched-words", json={"pattern": "(a+)+", "action": "hold", "is_regex": True}
+    )
+    assert bad.status_code == 422
+    assert (await member.get("/moderation/watched-words")).status_code == 403
+
+    async def post(body: str) -> dict:
+        world.advance(seconds=20)
+        response = await member.post("/rooms/open-room/threads", json={"title": "t", "body": body})
+        return {"status": response.status_code, **response.json()}
+
+    blocked = await post("buy SCAMCOIN now")
+    assert blocked["status"] == 422 and "body" in blocked["errors"]
+    held = await post("I know a dealer")
+    assert held["post"]["state"] == "pending"
+    flagged = await post("selling pills")
+    assert flagged["post"]["state"] == "visible"
+    censored = await post("Oh darn it")
+    assert censored["post"]["html"] == "<p>Oh ■■■ it</p>\n"
+    kinds = sorted(i["kind"] for i in (await mod.get("/moderation/queue")).json()["items"])
+    assert kinds == ["flagged", "held"]
+    words = (await mod.get("/moderation/watched-words")).json()["items"]
+    assert (await mod.delete(f"/moderation/watched-words/{words[0]['id']}")).status_code == 204
+    assert (await post("buy scamcoin now"))["status"] == 201
+    actions = await AuditEntry.all().values_list("action", flat=True)
+    assert actions.count("watch_word") == 4 and actions.count("unwatch_word") == 1
+
+
+async def test_outsiders_cannot_flag_in_a_private_room(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    insider = await world.member("insider", trust=1)
+    outsider = await world.member("outsider", trust=2)
+    await make_room(mod, "circle", visibility="private", moderation="open")
+    await mod.post("/rooms/circle/members", json={"handle": "insider"})
+    made = await insider.post("/rooms/circle/threads", json={"title": "t", "body": "b"})
+    flag = await outsider.post(
+        "/flags",
+        json={"target": {"type": "post", "id": made.json()["post"]["id"]}, "reason": "spam"},
+    )
+    assert flag.status_code == 404
+
+
+async def test_a_member_who_cannot_post_still_gets_help_in_a_crisis(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    member = await world.member("river", trust=1)
+    await make_room(mod, "open-room", moderation="open")
+    await mod.post("/moderation/members/river/actions", json={"action": "silence", "reason": "x"})
+    refused = await member.post(
+        "/rooms/open-room/threads", json={"title": "t", "body": "I want to end my life"}
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "silenced"
+    assert refused.json()["notices"][0]["kind"] == "crisis_resources"
+    top = (await mod.get("/moderation/queue")).json()["items"][0]
+    assert top["kind"] == "crisis" and top["target"]["member"]["handle"] == "river"
+    assert "end my life" in top["reason"]  # the matched phrase, not the member's text
+    assert any(item.kind == "crisis" for item in world.reviews)
+
+
+async def test_crisis_posts_pass_pace_caps_and_the_identifying_question(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    newcomer = await world.member("newcomer")
+    await make_room(mod, "open-room", moderation="open")
+    first = await newcomer.post("/rooms/open-room/threads", json={"title": "t", "body": "hi"})
+    assert first.status_code == 201
+    crisis = await newcomer.post(
+        f"/threads/{first.json()['thread']['id']}/posts",
+        json={"body": "I want to kill myself, call me at (415) 555-2671"},
+    )  # within 30 s of the first post, with a phone number, unconfirmed
+    assert crisis.status_code == 201 and crisis.json()["post"]["state"] == "visible"
+    kinds = [i["kind"] for i in (await mod.get("/moderation/queue")).json()["items"]]
+    assert kinds == ["crisis", "identifying"]
+
+
+async def test_confirming_identifying_details_is_not_paced(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    newcomer = await world.member("newcomer")
+    await make_room(mod, "open-room", moderation="open")
+    body = {"title": "t", "body": "text me at (415) 555-2671"}
+    assert (await newcomer.post("/rooms/open-room/threads", json=body)).status_code == 409
+    confirmed = await newcomer.post("/rooms/open-room/threads", json={**body, "confirm": True})
+    assert confirmed.status_code == 201
+
+
+async def test_edits_pass_the_same_rules(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    author = await world.member("author", trust=2)
+    await make_room(mod, "open-room", moderation="open")
+    await mod.post("/moderation/watched-words", json={"pattern": "dealer", "action": "hold"})
+    made = await author.post("/rooms/open-room/threads", json={"title": "t", "body": "fine"})
+    post_id = made.json()["post"]["id"]
+    assert (
+        await author.patch(f"/posts/{post_id}", json={"body": "call (415) 555-2671"})
+    ).status_code == 409
+    crisis = await author.patch(f"/posts/{post_id}", json={"body": "I want to die tonight"})
+    assert crisis.json()["notices"][0]["kind"] == "crisis_resources"
+    held = await author.patch(f"/posts/{post_id}", json={"body": "ask the dealer"})
+    assert held.json()["post"]["state"] == "pending"
+
+
+async def test_the_author_sees_why_a_post_was_rejected(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    newcomer = await world.member("newcomer")
+    await make_room(mod, "welcome")
+    made = await newcomer.post("/rooms/welcome/threads", json={"title": "t", "body": "ad"})
+    item = (await mod.get("/moderation/queue")).json()["items"][0]
+    await mod.post(
+        f"/moderation/queue/{item['id']}",
+        json={"decision": "reject", "note": "No advertising, please."},
+    )
+    mine = (await newcomer.get(f"/threads/{made.json()['thread']['id']}")).json()
+    assert mine["posts"]["items"][0]["moderation_note"] == "No advertising, please."
+
+
+async def test_the_export_holds_the_members_posts(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    author = await world.member("author", trust=1)
+    await make_room(mod, "open-room", moderation="open")
+    await author.post("/rooms/open-room/threads", json={"title": "Mine", "body": "my *words*"})
+    posts = (await author.get("/me/export")).json()["posts"]
+    assert [(p["room"], p["body"], p["thread_title"]) for p in posts] == [
+        ("open-room", "my *words*", "Mine")
+    ]
+
+
+async def test_hand_made_cursors_are_refused_clearly(world: World) -> None:
+    import base64
+    import json
+
+    mod = await world.member("mod-a", Role.MODERATOR)
+    await make_room(mod, "open-room", moderation="open")
+    made = await mod.post("/rooms/open-room/threads", json={"title": "t", "body": "b"})
+    for path, values in (
+        ("/rooms/open-room/threads", [1, "x", 2]),
+        (f"/threads/{made.json()['thread']['id']}", ["abc"]),
+    ):
+        cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+        response = await mod.get(path, params={"cursor": cursor})
+        assert response.status_code == 422 and response.json()["code"] == "validation_failed"
