@@ -194,7 +194,48 @@ async def remove_watched(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@operation(
+    summary="Claim a review item so no one else works on it (moderators)",
+    errors=(403, 404, 409),
+    response={"type": "object"},
+    tags=("moderation",),
+)
+async def claim(request: Request) -> Response:
+    member, _ = require_member(request)
+    moderation = _moderation(request)
+    item = await moderation.claim(member, int(request.path_params["id"]))
+    await item.fetch_related("post__author", "post__thread__room", "claimed_by", "subject")
+    return JSONResponse(moderation.item_json(item))
+
+
+@operation(
+    summary="Appeal a hidden or rejected post of yours, or your silence, once",
+    status=201,
+    errors=(404, 409),
+    tags=("moderation",),
+    response={"type": "object"},
+    request={
+        "type": "object",
+        "required": ["target", "note"],
+        "properties": {"target": {"type": "object"}, "note": {"type": "string"}},
+    },
+)
+async def appeal(request: Request) -> Response:
+    member, _ = require_member(request)
+    data = await read_json(request, max_bytes=request.app.state.settings.max_body_bytes)
+    target = data.get("target")
+    if not isinstance(target, dict):
+        raise ValidationFailed({"target": ["an object: {type, id}"]})
+    (note,) = string_fields(data, optional=("note",))
+    item = await _moderation(request).appeal(
+        member, str(target.get("type")), target.get("id"), note
+    )
+    return JSONResponse({"id": item.id, "state": str(item.state)}, status_code=201)
+
+
 routes: list[BaseRoute] = [
+    Route("/moderation/queue/{id:int}/claim", claim, methods=["POST"], name="api:claim"),
+    Route("/appeals", appeal, methods=["POST"], name="api:appeal"),
     Route("/moderation/watched-words", list_watched, methods=["GET"], name="api:list_watched"),
     Route("/moderation/watched-words", add_watched, methods=["POST"], name="api:add_watched"),
     Route(

@@ -34,6 +34,9 @@ class ReviewKind(StrEnum):
     IDENTIFYING = "identifying"
     # Content or a member flagged by members.
     FLAGGED = "flagged"
+    # An author asking again about a hidden or rejected post, or a member
+    # about a silence: decided by a different moderator.
+    APPEAL = "appeal"
 
 
 class ReviewState(StrEnum):
@@ -51,6 +54,12 @@ class Urgency(IntEnum):
 
 
 class ReviewItem(Model):
+    # Set by Tortoise beside the relations; declared for type checkers.
+    claimed_by_id: int | None
+    decided_by_id: int | None
+    recused_id: int | None
+    post_id: int | None
+
     id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(ReviewKind, max_length=16)
     state = fields.CharEnumField(ReviewState, max_length=16, default=ReviewState.OPEN)
@@ -82,6 +91,15 @@ class ReviewItem(Model):
         null=True,
         on_delete=fields.SET_NULL,
     )
+    # The moderator who made the decision under appeal: someone else decides.
+    recused: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "alumni_community.Member",
+        related_name="recused_reviews",
+        null=True,
+        on_delete=fields.SET_NULL,
+    )
+    # For an appeal: the audit entry (for a silence) it appeals against.
+    appeal_of = fields.IntField(null=True)
     decision = fields.CharField(max_length=16, default="")
     # The reason shown to the author when a post is rejected.
     note = fields.TextField(default="")
@@ -138,6 +156,8 @@ class Flag(Model):
 
 class AuditEntry(Model):
     """One moderator action or decision. Append-only: the database refuses updates and deletes."""
+
+    actor_id: int | None  # set by Tortoise beside the relation; declared for type checkers
 
     id = fields.IntField(primary_key=True)
     at = fields.DatetimeField()

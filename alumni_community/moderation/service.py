@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import (
     AccountInactive,
     CommunityError,
+    Conflict,
     Forbidden,
     IdentifyingDetails,
     NotFound,
@@ -399,9 +400,13 @@ class Moderation:
             raise ValidationFailed({"decision": ["must be approve, reject or escalate"]})
         if decision == "reject" and not note.strip():
             raise ValidationFailed({"note": ["say why: the author is shown the reason"]})
-        item = await ReviewItem.get_or_none(id=item_id).select_related("post__author")
+        item = await ReviewItem.get_or_none(id=item_id).select_related("post__author", "subject")
         if item is None:
             raise NotFound("No such review item.")
+        if item.recused_id == moderator.id:
+            raise Forbidden("You made the decision under appeal: another moderator decides it.")
+        if item.state == ReviewState.CLAIMED and item.claimed_by_id != moderator.id:
+            raise Conflict("Another moderator has claimed this item.")
         now = self.settings.now()
         if decision == "escalate":
             item.urgency = max(int(item.urgency), int(Urgency.IDENTIFYING) + 1)
@@ -427,18 +432,93 @@ class Moderation:
         if post is not None:
             from ..rooms.service import set_post_state
 
-            if decision == "approve" and post.state in (PostState.PENDING, PostState.HIDDEN):
+            restorable = (PostState.PENDING, PostState.HIDDEN) + (
+                (PostState.REJECTED,) if item.kind == ReviewKind.APPEAL else ()
+            )
+            if decision == "approve" and post.state in restorable:
                 await set_post_state(post, PostState.VISIBLE, now)
                 await self._promote(post.author, now)
             elif decision == "reject" and post.state != PostState.DELETED:
                 await set_post_state(post, PostState.REJECTED, now)
                 await Post.filter(id=post.id).update(moderation_note=note)
+            if item.kind == ReviewKind.APPEAL and decision == "approve":
+                await Post.filter(id=post.id).update(moderation_note="")
             # The decision agrees or disagrees with every open flag on the post.
             await Flag.filter(target_type="post", target_id=post.id, status=FlagStatus.OPEN).update(
                 status=FlagStatus.AGREED if decision == "reject" else FlagStatus.DISAGREED
             )
+        elif item.kind == ReviewKind.APPEAL and item.subject is not None and decision == "approve":
+            # An upheld appeal against a silence lifts it.
+            await Member.filter(id=item.subject.id).update(
+                status=MemberStatus.ACTIVE, status_until=None
+            )
         await audit(moderator, decision, "review_item", item.id, reason=note, at=now)
         await item.refresh_from_db()
+        return item
+
+    async def claim(self, moderator: Member, item_id: int) -> ReviewItem:
+        """Take an open item, so two moderators do not work on it at once."""
+        self._require_moderator(moderator)
+        item = await ReviewItem.get_or_none(id=item_id)
+        if item is None:
+            raise NotFound("No such review item.")
+        if item.recused_id == moderator.id:
+            raise Forbidden("You made the decision under appeal: another moderator decides it.")
+        taken = await ReviewItem.filter(id=item_id, state=ReviewState.OPEN).update(
+            state=ReviewState.CLAIMED, claimed_by_id=moderator.id
+        )
+        if not taken:
+            raise Conflict("This item is already claimed or resolved.")
+        await audit(moderator, "claim", "review_item", item_id, at=self.settings.now())
+        await item.refresh_from_db()
+        return item
+
+    async def appeal(self, member: Member, target_type: str, post_id: Any, note: str) -> ReviewItem:
+        """Ask once, with a note, for a different moderator to look again."""
+        if not note.strip():
+            raise ValidationFailed({"note": ["say why it should be looked at again"]})
+        now = self.settings.now()
+        if target_type == "post":
+            if not isinstance(post_id, int):
+                raise ValidationFailed({"target": ["a post's id is a number"]})
+            post = await Post.get_or_none(id=post_id, author_id=member.id)
+            if post is None or post.state not in (PostState.HIDDEN, PostState.REJECTED):
+                raise NotFound("You have no hidden or rejected post with that id.")
+            if await ReviewItem.filter(kind=ReviewKind.APPEAL, post_id=post.id).exists():
+                raise Conflict("This post has been appealed already.")
+            last = (
+                await ReviewItem.filter(post_id=post.id, state=ReviewState.RESOLVED)
+                .order_by("-resolved_at")
+                .first()
+            )
+            item = await ReviewItem.create(
+                kind=ReviewKind.APPEAL,
+                post=post,
+                reason=note[:2000],
+                created_at=now,
+                recused_id=last.decided_by_id if last is not None else None,
+            )
+        elif target_type == "silence":
+            entry = (
+                await AuditEntry.filter(target_type="member", target_id=member.id, action="silence")
+                .order_by("-id")
+                .first()
+            )
+            if member.status != MemberStatus.SILENCED or entry is None:
+                raise NotFound("You are not silenced.")
+            if await ReviewItem.filter(kind=ReviewKind.APPEAL, appeal_of=entry.id).exists():
+                raise Conflict("This silence has been appealed already.")
+            item = await ReviewItem.create(
+                kind=ReviewKind.APPEAL,
+                subject=member,
+                appeal_of=entry.id,
+                reason=note[:2000],
+                created_at=now,
+                recused_id=entry.actor_id,
+            )
+        else:
+            raise ValidationFailed({"target": ["type must be post or silence"]})
+        await self.announce(item)
         return item
 
     async def after_publish(self, member: Member, post: Post) -> None:

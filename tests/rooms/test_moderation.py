@@ -321,3 +321,71 @@ async def test_hand_made_cursors_are_refused_clearly(world: World) -> None:
         cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
         response = await mod.get(path, params={"cursor": cursor})
         assert response.status_code == 422 and response.json()["code"] == "validation_failed"
+
+
+async def test_a_claimed_item_is_decided_by_its_claimant(world: World) -> None:
+    first = await world.member("mod-a", Role.MODERATOR)
+    second = await world.member("mod-b", Role.MODERATOR)
+    newcomer = await world.member("newcomer")
+    await make_room(first, "welcome")
+    await newcomer.post("/rooms/welcome/threads", json={"title": "t", "body": "b"})
+    item = (await first.get("/moderation/queue")).json()["items"][0]
+    claimed = await first.post(f"/moderation/queue/{item['id']}/claim")
+    assert claimed.status_code == 200 and claimed.json()["claimed_by"] == "mod-a"
+    assert (await second.post(f"/moderation/queue/{item['id']}/claim")).status_code == 409
+    assert (
+        await second.post(f"/moderation/queue/{item['id']}", json={"decision": "approve"})
+    ).status_code == 409
+    claimed_list = (await second.get("/moderation/queue", params={"status": "claimed"})).json()
+    assert [i["claimed_by"] for i in claimed_list["items"]] == ["mod-a"]
+    assert (
+        await first.post(f"/moderation/queue/{item['id']}", json={"decision": "approve"})
+    ).status_code == 200
+
+
+async def test_an_appeal_goes_to_a_different_moderator(world: World) -> None:
+    first = await world.member("mod-a", Role.MODERATOR)
+    second = await world.member("mod-b", Role.MODERATOR)
+    newcomer = await world.member("newcomer")
+    await make_room(first, "welcome")
+    made = await newcomer.post("/rooms/welcome/threads", json={"title": "t", "body": "b"})
+    post_id = made.json()["post"]["id"]
+    item = (await first.get("/moderation/queue")).json()["items"][0]
+    await first.post(f"/moderation/queue/{item['id']}", json={"decision": "reject", "note": "no"})
+
+    target = {"type": "post", "id": post_id}
+    assert (await newcomer.post("/appeals", json={"target": target})).status_code == 422
+    appealed = await newcomer.post("/appeals", json={"target": target, "note": "It was fine."})
+    assert appealed.status_code == 201
+    again = await newcomer.post("/appeals", json={"target": target, "note": "Please?"})
+    assert again.status_code == 409  # once
+    appeal_id = appealed.json()["id"]
+    assert (
+        await first.post(f"/moderation/queue/{appeal_id}", json={"decision": "approve"})
+    ).status_code == 403
+    assert (await first.post(f"/moderation/queue/{appeal_id}/claim")).status_code == 403
+    upheld = await second.post(f"/moderation/queue/{appeal_id}", json={"decision": "approve"})
+    assert upheld.status_code == 200
+    post = (await newcomer.get(f"/threads/{made.json()['thread']['id']}")).json()
+    assert post["posts"]["items"][0]["state"] == "visible"
+
+
+async def test_a_silence_can_be_appealed_once(world: World) -> None:
+    first = await world.member("mod-a", Role.MODERATOR)
+    second = await world.member("mod-b", Role.MODERATOR)
+    member = await world.member("river", trust=1)
+    other = await world.member("other", trust=1)
+    assert (
+        await other.post("/appeals", json={"target": {"type": "silence"}, "note": "x"})
+    ).status_code == 404
+    await first.post("/moderation/members/river/actions", json={"action": "silence", "reason": "x"})
+    appealed = await member.post(
+        "/appeals", json={"target": {"type": "silence"}, "note": "I was misread."}
+    )
+    assert appealed.status_code == 201
+    appeal_id = appealed.json()["id"]
+    assert (
+        await first.post(f"/moderation/queue/{appeal_id}", json={"decision": "approve"})
+    ).status_code == 403
+    await second.post(f"/moderation/queue/{appeal_id}", json={"decision": "approve"})
+    assert (await Member.get(handle="river")).status == "active"
