@@ -38,7 +38,21 @@ async def read_json(request: Request, *, max_bytes: int) -> dict[str, Any]:
         raise BadRequest("The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ValidationFailed({"body": ["must be a JSON object"]})
+    with_nul = sorted(name for name, value in data.items() if _has_nul(value))
+    if with_nul:
+        # PostgreSQL cannot store NUL in text, and no person types one.
+        raise ValidationFailed({name: ["must not contain NUL characters"] for name in with_nul})
     return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def string_fields(data: dict[str, Any], *names: str, optional: tuple[str, ...] = ()) -> list[str]:

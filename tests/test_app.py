@@ -276,3 +276,13 @@ def test_every_api_route_is_in_the_openapi_document() -> None:
     }
     assert declared == routed
     json.dumps(doc)  # serialisable as it is served
+
+
+async def test_nul_characters_are_refused_by_field() -> None:
+    transport = httpx.ASGITransport(app=body_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post(
+            "/echo", json={"title": "a\x00b", "ok": "fine", "nested": {"x": ["\x00"]}}
+        )
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) == {"title", "nested"}

@@ -62,7 +62,9 @@ class Room(Model):
     id = fields.IntField(primary_key=True)
     # The room's name in URLs: lower case letters, digits and hyphens.
     slug = fields.CharField(max_length=64, unique=True)
-    name = fields.CharField(max_length=120)
+    # Escaped text: up to 120 characters as typed, each at most 6 once
+    # escaped ("&quot;"), so the column holds 720.
+    name = fields.CharField(max_length=720)
     description = fields.TextField(default="")
     visibility = fields.CharEnumField(Visibility, max_length=16, default=Visibility.MEMBERS)
     moderation = fields.CharEnumField(
@@ -112,8 +114,9 @@ class Thread(Model):
     )
     room_id: int  # set by Tortoise beside the relation; declared for type checkers
     author_id: int
-    # Escaped plain text: titles are not Markdown.
-    title = fields.CharField(max_length=200)
+    # Escaped plain text (titles are not Markdown): up to 200 characters as
+    # typed, each at most 6 once escaped, so the column holds 1200.
+    title = fields.CharField(max_length=1200)
     created_at = fields.DatetimeField()
     # Activity order for the room's list (the time of its last visible post).
     last_post_at = fields.DatetimeField()
