@@ -353,7 +353,19 @@ async def _apply(connection: BaseDBAsyncClient, engine: str, upto: str | None = 
             finally:
                 await lock.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
     else:
-        await _Executor(connection, engine).migrate(targets, progress=progress)
+        # SQLite alters a column by rebuilding its table (create, copy, drop,
+        # rename). With foreign keys on, dropping the old table cascades and
+        # deletes the rows that point at it, so they are off while migrating
+        # (SQLite's documented procedure) and checked once it is done. The
+        # pragma is a no-op inside a transaction, hence outside the executor's.
+        await connection.execute_script("PRAGMA foreign_keys=OFF")
+        try:
+            await _Executor(connection, engine).migrate(targets, progress=progress)
+            broken = await connection.execute_query_dict("PRAGMA foreign_key_check")
+            if broken:
+                raise RuntimeError(f"migration left {len(broken)} broken references: {broken[:3]}")
+        finally:
+            await connection.execute_script("PRAGMA foreign_keys=ON")
     return applied
 
 

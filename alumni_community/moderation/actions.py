@@ -73,7 +73,7 @@ class Actions:
         if action not in ACTIONS:
             raise ValidationFailed({"action": ["one of " + ", ".join(ACTIONS)]})
         if not reason.strip() and action != "restore":
-            raise ValidationFailed({"reason": ["say why: the member is told"]})
+            raise ValidationFailed({"reason": ["say why: it is kept in the audit log"]})
         target = await Member.get_or_none(handle_key=handles.key(handle)[:64])
         if target is None or target.status == MemberStatus.ERASED:
             raise NotFound("No member has that handle.")
@@ -196,8 +196,15 @@ class Actions:
             post = await Post.get_or_none(id=target_id).select_related("thread__room")
             if post is None or post.state == PostState.DELETED:
                 raise NotFound("No such post.")
-            # Only what the flagger may see can be flagged (a private room stays hidden).
+            # Only what the flagger may see can be flagged (a private room, or
+            # someone else's held post, stays hidden).
             await self.rooms.visible_thread(flagger, post.thread_id)
+            if (
+                post.state != PostState.VISIBLE
+                and post.author_id != flagger.id
+                and not is_moderator(flagger)
+            ):
+                raise NotFound("No such post.")
             return post, None
         if target_type == "member":
             member = await Member.get_or_none(handle_key=handles.key(str(target_id))[:64])
@@ -215,9 +222,14 @@ class Actions:
         urgency = Urgency.CRISIS if why == FlagReason.CRISIS else Urgency.NORMAL
         kind = ReviewKind.CRISIS if why == FlagReason.CRISIS else ReviewKind.FLAGGED
         if post is not None:
-            weights: list[int] = await Flag.filter(  # type: ignore[assignment]
-                target_type="post", target_id=post.id, status=FlagStatus.OPEN
-            ).values_list("weight", flat=True)
+            # Crisis flags call a moderator; they never count towards hiding.
+            weights: list[int] = (
+                await Flag.filter(  # type: ignore[assignment]
+                    target_type="post", target_id=post.id, status=FlagStatus.OPEN
+                )
+                .exclude(reason=FlagReason.CRISIS)
+                .values_list("weight", flat=True)
+            )
             weight = sum(weights)
             # Crisis flags bring a moderator, not a hiding: the post must not vanish.
             if (

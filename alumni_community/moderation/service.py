@@ -10,10 +10,11 @@ published, its author sees help at once, and moderators get an urgent item.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +160,8 @@ class Moderation:
         hit = watched.check(body)
         if hit.action == "block" and not crisis:
             raise ValidationFailed({"body": ["contains words this community does not allow"]})
-        if hit.action == "censor":
+        if any(word.action == "censor" for word in hit.words):
+            # Censored words go whatever else the text triggers.
             body = watched.censor(body)
         found = find_identifying(body, default_region=self.settings.phone_region)
         if not crisis:
@@ -215,6 +217,22 @@ class Moderation:
                 )
             )
         return verdict
+
+    @contextlib.asynccontextmanager
+    async def help_on_refusal(self, member: Member, body: str) -> AsyncIterator[None]:
+        """Checks inside this block that refuse the text still bring help if it is a crisis.
+
+        For refusals that happen before ``screen`` (a locked thread, an
+        archived room, a field error).
+        """
+        try:
+            yield
+        except CommunityError as refusal:
+            crisis = find_crisis(body, self.settings.crisis_phrases)
+            if crisis:
+                await self._crisis_without_post(member, crisis)
+                refusal.notices.append(self.crisis_notice().as_json())
+            raise
 
     def _new_member_caps(self, body: str) -> None:
         rules = self.settings.trust
@@ -448,8 +466,9 @@ class Moderation:
                 status=FlagStatus.AGREED if decision == "reject" else FlagStatus.DISAGREED
             )
         elif item.kind == ReviewKind.APPEAL and item.subject is not None and decision == "approve":
-            # An upheld appeal against a silence lifts it.
-            await Member.filter(id=item.subject.id).update(
+            # An upheld appeal against a silence lifts it (and only a silence:
+            # a ban that came later stays).
+            await Member.filter(id=item.subject.id, status=MemberStatus.SILENCED).update(
                 status=MemberStatus.ACTIVE, status_until=None
             )
         await audit(moderator, decision, "review_item", item.id, reason=note, at=now)
@@ -504,7 +523,12 @@ class Moderation:
                 .order_by("-id")
                 .first()
             )
-            if member.status != MemberStatus.SILENCED or entry is None:
+            until = member.status_until
+            if (
+                member.status != MemberStatus.SILENCED
+                or entry is None
+                or (until is not None and until <= now)
+            ):
                 raise NotFound("You are not silenced.")
             if await ReviewItem.filter(kind=ReviewKind.APPEAL, appeal_of=entry.id).exists():
                 raise Conflict("This silence has been appealed already.")

@@ -32,8 +32,10 @@ class TrustRules:
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if not isinstance(value, int) or value < (0 if name.endswith("_days") else 1):
-                raise ValueError(f"trust.{name} must be a whole number of at least 1")
+            # Intervals of 0 would divide a limit by nothing; counts may be 0.
+            floor = 1 if name.endswith("interval") else 0
+            if not isinstance(value, int) or value < floor:
+                raise ValueError(f"trust.{name} must be a whole number of at least {floor}")
 
 
 @dataclass(frozen=True, kw_only=True)

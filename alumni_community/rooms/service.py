@@ -249,13 +249,14 @@ class Rooms:
         room = await self.visible_room(member, slug)
         raw_title = " ".join(title.split())
         clean_title = render_title(raw_title)
-        errors = {}
-        if not raw_title or len(raw_title) > MAX_TITLE_CHARS:
-            errors["title"] = [f"1 to {MAX_TITLE_CHARS} characters"]
-        errors.update(self._body_errors(body))
-        if errors:
-            raise ValidationFailed(errors)
-        self._ensure_open(room)
+        async with self.moderation.help_on_refusal(member, body):
+            errors = {}
+            if not raw_title or len(raw_title) > MAX_TITLE_CHARS:
+                errors["title"] = [f"1 to {MAX_TITLE_CHARS} characters"]
+            errors.update(self._body_errors(body))
+            if errors:
+                raise ValidationFailed(errors)
+            self._ensure_open(room)
         verdict = await self.moderation.screen(member, room, body, confirm=confirm, new_thread=True)
         now = self.settings.now()
         async with in_transaction():
@@ -326,12 +327,13 @@ class Rooms:
         self, member: Member, thread_id: int, body: str, *, confirm: bool
     ) -> tuple[Post, list[Notice]]:
         thread = await self.visible_thread(member, thread_id)
-        errors = self._body_errors(body)
-        if errors:
-            raise ValidationFailed(errors)
-        self._ensure_open(thread.room)
-        if thread.locked and not is_moderator(member):
-            raise Forbidden("This thread is locked.")
+        async with self.moderation.help_on_refusal(member, body):
+            errors = self._body_errors(body)
+            if errors:
+                raise ValidationFailed(errors)
+            self._ensure_open(thread.room)
+            if thread.locked and not is_moderator(member):
+                raise Forbidden("This thread is locked.")
         verdict = await self.moderation.screen(
             member, thread.room, body, confirm=confirm, new_thread=False
         )

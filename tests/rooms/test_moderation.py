@@ -389,3 +389,58 @@ async def test_a_silence_can_be_appealed_once(world: World) -> None:
     ).status_code == 403
     await second.post(f"/moderation/queue/{appeal_id}", json={"decision": "approve"})
     assert (await Member.get(handle="river")).status == "active"
+
+
+async def test_review_fixes_crisis_weights_censoring_and_hidden_posts(world: World) -> None:
+    """Crisis flags never count towards hiding; censoring applies beside other actions;
+    someone else's held post cannot be flagged; a locked thread still brings help."""
+    mod = await world.member("mod-a", Role.MODERATOR)
+    author = await world.member("author", trust=1)
+    newcomer = await world.member("newcomer")
+    flaggers = [await world.member(f"f-{i}", trust=2) for i in range(2)]
+    await make_room(mod, "open-room", moderation="open")
+    await make_room(mod, "welcome")
+    made = await author.post("/rooms/open-room/threads", json={"title": "t", "body": "b"})
+    thread_id, post_id = made.json()["thread"]["id"], made.json()["post"]["id"]
+    target = {"type": "post", "id": post_id}
+    await flaggers[0].post("/flags", json={"target": target, "reason": "crisis"})  # weight 3
+    await flaggers[1].post("/flags", json={"target": target, "reason": "spam"})  # weight 3
+    assert (await newcomer.get(f"/threads/{thread_id}")).status_code == 200  # 3 < 5: still up
+
+    await mod.post("/moderation/watched-words", json={"pattern": "darn", "action": "censor"})
+    await mod.post("/moderation/watched-words", json={"pattern": "pills", "action": "flag"})
+    world.advance(seconds=10)
+    both = await author.post(f"/threads/{thread_id}/posts", json={"body": "darn pills"})
+    assert both.json()["post"]["html"] == "<p>■■■ pills</p>\n"
+
+    held = await newcomer.post("/rooms/welcome/threads", json={"title": "t", "body": "b"})
+    hidden_target = {"type": "post", "id": held.json()["post"]["id"]}
+    assert (
+        await flaggers[0].post("/flags", json={"target": hidden_target, "reason": "spam"})
+    ).status_code == 404
+
+    await mod.patch(f"/threads/{thread_id}", json={"locked": True})
+    world.advance(seconds=10)
+    locked = await author.post(f"/threads/{thread_id}/posts", json={"body": "I want to die"})
+    assert locked.status_code == 403
+    assert locked.json()["notices"][0]["kind"] == "crisis_resources"
+
+
+async def test_an_upheld_silence_appeal_does_not_lift_a_later_ban(world: World) -> None:
+    first = await world.member("mod-a", Role.MODERATOR)
+    second = await world.member("mod-b", Role.MODERATOR)
+    member = await world.member("river", trust=1)
+    await first.post("/moderation/members/river/actions", json={"action": "silence", "reason": "x"})
+    appealed = await member.post("/appeals", json={"target": {"type": "silence"}, "note": "why"})
+    await first.post("/moderation/members/river/actions", json={"action": "ban", "reason": "y"})
+    await second.post(f"/moderation/queue/{appealed.json()['id']}", json={"decision": "approve"})
+    assert (await Member.get(handle="river")).status == "banned"
+
+
+async def test_an_expired_silence_cannot_be_appealed(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    member = await world.member("river", trust=1)
+    await mod.post("/moderation/members/river/actions", json={"action": "silence", "reason": "x"})
+    world.advance(days=2)
+    late = await member.post("/appeals", json={"target": {"type": "silence"}, "note": "why"})
+    assert late.status_code == 404
