@@ -8,6 +8,7 @@ turn back into the host's id.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from tortoise import fields
@@ -63,6 +64,15 @@ class Member(Model):
 
     def __str__(self) -> str:
         return self.handle or "former member"
+
+    def status_in_force(self, now: datetime) -> MemberStatus:
+        """The status that applies at ``now``: a silence or suspension past its
+        end is over (the row is not rewritten when it ends), a ban is not."""
+        if self.status in (MemberStatus.SILENCED, MemberStatus.SUSPENDED) and (
+            self.status_until is not None and self.status_until <= now
+        ):
+            return MemberStatus.ACTIVE
+        return MemberStatus(self.status)
 
 
 class Session(Model):

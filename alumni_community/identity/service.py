@@ -569,11 +569,11 @@ class Accounts:
         return codes
 
     def _may_sign_in(self, member: Member, now: dt.datetime) -> bool:
-        if member.status in (MemberStatus.BANNED, MemberStatus.ERASED):
-            return False
-        if member.status == MemberStatus.SUSPENDED:
-            return member.status_until is not None and member.status_until <= now
-        return True
+        return member.status_in_force(now) not in (
+            MemberStatus.SUSPENDED,
+            MemberStatus.BANNED,
+            MemberStatus.ERASED,
+        )
 
     def _ensure_may_sign_in(self, member: Member, now: dt.datetime) -> None:
         if not self._may_sign_in(member, now):

@@ -116,17 +116,14 @@ class Moderation:
     def ensure_may_write(self, member: Member) -> None:
         """Silenced, suspended and banned members may not write, whatever the edge."""
         now = self.settings.now()
-        until = member.status_until
-        active_until = until is None or until > now
-        if member.status == MemberStatus.SILENCED and active_until:
+        status, until = member.status_in_force(now), member.status_until
+        if status == MemberStatus.SILENCED:
             raise Silenced(
                 f"You can read but not post until {until:%Y-%m-%d %H:%M} UTC."
                 if until
                 else "You can read but not post."
             )
-        if member.status in (MemberStatus.SUSPENDED, MemberStatus.BANNED, MemberStatus.ERASED) and (
-            member.status != MemberStatus.SUSPENDED or active_until
-        ):
+        if status in (MemberStatus.SUSPENDED, MemberStatus.BANNED, MemberStatus.ERASED):
             raise AccountInactive("This account cannot post.")
 
     async def screen(
@@ -523,12 +520,7 @@ class Moderation:
                 .order_by("-id")
                 .first()
             )
-            until = member.status_until
-            if (
-                member.status != MemberStatus.SILENCED
-                or entry is None
-                or (until is not None and until <= now)
-            ):
+            if member.status_in_force(now) != MemberStatus.SILENCED or entry is None:
                 raise NotFound("You are not silenced.")
             if await ReviewItem.filter(kind=ReviewKind.APPEAL, appeal_of=entry.id).exists():
                 raise Conflict("This silence has been appealed already.")
