@@ -10,6 +10,7 @@ from .errors import ServiceUnavailable
 from .identity import api as identity_api
 from .identity.edge import cookie_name
 from .moderation import api as moderation_api
+from .notifications import api as notifications_api
 from .openapi import document, operation
 from .rooms import api as rooms_api
 
@@ -60,4 +61,5 @@ routes: list[BaseRoute] = [
     *identity_api.routes,
     *rooms_api.routes,
     *moderation_api.routes,
+    *notifications_api.routes,
 ]

@@ -37,6 +37,7 @@ from .identity.edge import AuthMiddleware
 from .identity.service import Accounts
 from .moderation.actions import Actions
 from .moderation.service import Moderation
+from .notifications.service import Notifications
 from .problems import ErrorMiddleware, community_error_handler, http_exception_handler
 from .rooms.service import Rooms
 from .settings import Settings
@@ -60,7 +61,8 @@ class Community:
         self.settings = settings if settings is not None else Settings.from_env()
         self.database = Database(self.settings)
         self.accounts = Accounts(self.settings)
-        self.moderation = Moderation(self.settings)
+        self.notifications = Notifications(self.settings)
+        self.moderation = Moderation(self.settings, self.notifications)
         self.rooms = Rooms(self.settings, self.moderation)
         self.actions = Actions(self.settings, self.moderation, self.rooms)
         self._started = False

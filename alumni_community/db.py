@@ -34,6 +34,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import re
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -45,6 +46,7 @@ from tortoise.context import TortoiseContext, _current_context
 from tortoise.exceptions import OperationalError
 from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 from tortoise.migrations.recorder import MigrationRecorder
+from tortoise.migrations.schema_editor import BaseSchemaEditor, SqliteSchemaEditor
 from tortoise.router import router as _tortoise_router
 from tortoise.timezone import _reset_timezone_cache
 
@@ -80,6 +82,7 @@ _open_engines: Counter[str] = Counter()
 MODEL_MODULES: tuple[str, ...] = (
     "alumni_community.identity.models",
     "alumni_community.moderation.models",
+    "alumni_community.notifications.models",
     "alumni_community.rooms.models",
 )
 
@@ -302,6 +305,48 @@ async def _init_isolated(ctx: TortoiseContext, config: dict[str, Any]) -> None:
         _tortoise_router._routers = saved_routers  # type: ignore[assignment]
 
 
+_UNIQUE_CONSTRAINT = re.compile(r'CONSTRAINT "(\w+)" UNIQUE \(([^)]*)\)')
+
+
+class _SqliteEditor(SqliteSchemaEditor):
+    """Tortoise's SQLite schema editor, keeping a rebuilt table's indexes.
+
+    SQLite changes a column by rebuilding the table (create, copy, drop,
+    rename). Tortoise 1.1's rebuild recreates the columns only: the table's
+    indexes, its unique-together constraints and its triggers vanish with
+    the old table. Here they are read before the rebuild and made again
+    after it, so a migrated SQLite database has the same indexes and
+    uniqueness rules as a new one.
+    """
+
+    async def _remake_table(  # type: ignore[no-untyped-def]
+        self, model, create_field=None, delete_field=None, alter_fields=None
+    ) -> None:
+        table = model._meta.db_table
+        rows = await self.client.execute_query_dict(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL",
+            [table],
+        )
+        keep = [r["sql"] for r in rows if r["type"] in ("index", "trigger")]
+        table_sql = next((r["sql"] for r in rows if r["type"] == "table"), "")
+        for name, columns in _UNIQUE_CONSTRAINT.findall(table_sql):
+            keep.append(f'CREATE UNIQUE INDEX "{name}" ON "{table}" ({columns})')
+        renamed = {
+            old.source_field or old.model_field_name: new.source_field or new.model_field_name
+            for old, new in alter_fields or []
+        }
+        dropped = (
+            (delete_field.source_field or delete_field.model_field_name) if delete_field else None
+        )
+        await super()._remake_table(model, create_field, delete_field, alter_fields)
+        for statement in keep:
+            if dropped and f'"{dropped}"' in statement:
+                continue  # an index on a column that is gone goes with it
+            for old, new in renamed.items():
+                statement = statement.replace(f'"{old}"', f'"{new}"')
+            await self._run_sql(statement)
+
+
 class _Executor(MigrationExecutor):
     """Tortoise's executor, recording into our own table instead of the shared one."""
 
@@ -309,6 +354,11 @@ class _Executor(MigrationExecutor):
         super().__init__(connection, _apps_config(engine))
         self.recorder = MigrationRecorder(connection, table_name=MIGRATIONS_TABLE)
         self.loader.recorder = self.recorder
+
+    def _schema_editor(self, atomic: bool = True, collect_sql: bool = False) -> BaseSchemaEditor:
+        if "sqlite" in self.connection.__class__.__module__:
+            return _SqliteEditor(self.connection, atomic=atomic, collect_sql=collect_sql)
+        return super()._schema_editor(atomic=atomic, collect_sql=collect_sql)
 
 
 def _apps_config(engine: str) -> dict[str, dict[str, Any]]:

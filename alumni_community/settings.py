@@ -171,6 +171,12 @@ class Settings:
     #: Threads hashing passwords at once. Each argon2id hash holds 64 MiB and
     #: a core for ~0.1 s; more workers than cores only adds memory.
     password_hash_workers: int = 2
+    #: argon2id cost: memory per hash and passes. The defaults are argon2-cffi's
+    #: (RFC 9106's low-memory profile). OWASP's floor is 19 MiB with 2 passes;
+    #: go lower only in tests, where thousands of hashes would otherwise cost
+    #: minutes. Stored hashes are upgraded at the next sign-in when these change.
+    password_hash_memory_kib: int = 65_536
+    password_hash_passes: int = 3
 
     #: The time, for tests that move it; None means the real UTC clock.
     clock: Callable[[], datetime] | None = dataclasses.field(
@@ -258,7 +264,14 @@ class Settings:
         for name in ("login_limit_per_handle", "login_limit_per_ip", "signup_limit_per_ip"):
             if not isinstance(getattr(self, name), Limit):
                 raise ConfigurationError(name, "must be a Limit(count, seconds)")
-        for name in ("session_idle_seconds", "session_max_seconds", "password_hash_workers"):
+        if self.password_hash_memory_kib < 64:
+            raise ConfigurationError("password_hash_memory_kib", "must be at least 64")
+        for name in (
+            "session_idle_seconds",
+            "session_max_seconds",
+            "password_hash_workers",
+            "password_hash_passes",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(name, "must be at least 1")
         if self.session_idle_seconds > self.session_max_seconds:

@@ -183,14 +183,62 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "secret_key": SECRET,
         "cookie_secure": False,
+        # A cheap argon2id: the suite hashes thousands of passwords. Tests
+        # marked ``real_argon2`` use the default cost.
+        "password_hash_memory_kib": 256,
+        "password_hash_passes": 1,
     }
     values.update(overrides)
     return Settings(**values)
 
 
+_TEMPLATES: dict[str, str] = {}
+
+
+async def clone_migrated(database_url: str) -> None:
+    """Give the new, empty database at ``database_url`` the full schema.
+
+    The migrations run once per engine per test run, into a template; each
+    test then gets a copy (a file copy for SQLite, ``CREATE DATABASE ...
+    TEMPLATE`` for PostgreSQL), which is many times faster than migrating
+    every test's database. ``tests/test_db.py`` runs the migrations themselves.
+    """
+    import asyncpg
+
+    if database_url.startswith("sqlite://"):
+        target = Path(database_url.removeprefix("sqlite://"))
+        if "sqlite" not in _TEMPLATES:
+            template = Path(tempfile.mkdtemp(prefix="ac-template-")) / "template.sqlite3"
+            await migrate(make_settings(f"sqlite://{template}"))
+            _TEMPLATES["sqlite"] = str(template)
+        shutil.copyfile(_TEMPLATES["sqlite"], target)
+        return
+    base, _, name = database_url.rpartition("/")
+    if "postgres" not in _TEMPLATES:
+        template = "ac_template_" + uuid.uuid4().hex[:8]
+        admin = await asyncpg.connect(f"{base}/postgres")
+        try:
+            await admin.execute(f'CREATE DATABASE "{template}"')
+        finally:
+            await admin.close()
+        await migrate(make_settings(f"{base}/{template}"))
+        _TEMPLATES["postgres"] = template
+    admin = await asyncpg.connect(f"{base}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATES["postgres"]}"')
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
-async def settings(database_url: str) -> Settings:
-    await migrate(make_settings(database_url))
+async def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
+    await clone_migrated(database_url)
+    if request.node.get_closest_marker("real_argon2"):
+        # The default cost, for tests about what hashing costs.
+        return make_settings(
+            database_url, password_hash_memory_kib=65_536, password_hash_passes=3
+        )
     return make_settings(database_url)
 
 

@@ -246,3 +246,117 @@ async def test_existing_posts_survive_the_moderation_note_migration(database_url
         assert post.moderation_note == "" and post.html == "<p>kept</p>"
     finally:
         await db.close()
+
+
+async def _indexes(db: Database, table: str) -> set[tuple[tuple[str, ...], bool]]:
+    """The (columns, unique) of every index on ``table``."""
+    conn = db.connection()
+    found: set[tuple[tuple[str, ...], bool]] = set()
+    if db.settings.database_engine == "sqlite":
+        for index in await conn.execute_query_dict(f'PRAGMA index_list("{table}")'):
+            columns = await conn.execute_query_dict(f'PRAGMA index_info("{index["name"]}")')
+            found.add((tuple(c["name"] for c in columns), bool(index["unique"])))
+        return found
+    for row in await conn.execute_query_dict(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = $1", [table]
+    ):
+        definition = row["indexdef"]
+        columns = definition.rsplit("(", 1)[1].rstrip(")").replace('"', "").split(", ")
+        found.add((tuple(columns), definition.startswith("CREATE UNIQUE")))
+    return found
+
+
+def _declared_indexes() -> list[tuple[str, tuple[str, ...], bool]]:
+    """Every index and unique-together rule the models declare: (table, columns, unique)."""
+    import importlib
+
+    from tortoise.models import Model
+
+    declared = []
+    for module_name in MODEL_MODULES:
+        module = importlib.import_module(module_name)
+        for value in vars(module).values():
+            if not (isinstance(value, type) and issubclass(value, Model) and value is not Model):
+                continue
+            meta = value._meta
+            if meta.abstract or value.__module__ != module_name:
+                continue
+
+            def column(name: str, meta: object = meta) -> str:
+                field = meta.fields_map[name]  # type: ignore[attr-defined]
+                return field.source_field or name
+
+            for names in meta.unique_together or ():
+                declared.append((meta.db_table, tuple(column(n) for n in names), True))
+            for index in meta.indexes or ():
+                names = index if isinstance(index, tuple | list) else index.fields
+                declared.append((meta.db_table, tuple(column(n) for n in names), False))
+    return declared
+
+
+async def test_every_declared_index_exists_after_migrating(database_url: str) -> None:
+    """SQLite rebuilds a table to alter a column; its indexes must survive the rebuild."""
+    db = Database(make_settings(database_url))
+    await db.open()  # models know their columns once initialised
+    try:
+        declared = _declared_indexes()
+        assert len(declared) >= 8  # the models do declare some: the check is not vacuous
+        # 0009 rebuilds ac_flag on SQLite; the runner must keep its indexes
+        # (0010 only repairs databases migrated before it did).
+        for upto in ("0009_notifications", None):
+            await db.migrate(upto=upto)
+            with db.activate():
+                for table, columns, unique in declared:
+                    present = await _indexes(db, table)
+                    assert (columns, unique) in present, (upto, table, columns, unique, present)
+    finally:
+        await db.close()
+
+
+async def test_indexes_a_rebuild_dropped_earlier_are_restored(database_url: str) -> None:
+    """A database migrated before rebuilds kept indexes gets them back, duplicates removed."""
+    db = Database(make_settings(database_url))
+    await db.open()
+    try:
+        await db.migrate(upto="0009_notifications")
+        with db.activate():
+            conn = db.connection()
+            # What the earlier runner left behind on SQLite.
+            for name in (
+                "uid_ac_flag_flagger_ace23c",
+                "idx_ac_flag_target__38dd39",
+                "idx_ac_post_thread__aed3ee",
+                "idx_ac_review_i_state_ca3bd6",
+                "idx_ac_thread_room_id_f9885f",
+            ):
+                if database_url.startswith("sqlite"):
+                    await conn.execute_script(f'DROP INDEX "{name}"')
+                elif name.startswith("uid_"):
+                    await conn.execute_script(f'ALTER TABLE ac_flag DROP CONSTRAINT "{name}"')
+                else:
+                    await conn.execute_script(f'DROP INDEX "{name}"')
+            stamp = "'2026-01-01 00:00:00+00:00'"
+            await conn.execute_script(
+                "INSERT INTO ac_member (handle, handle_key, handle_skeleton, role, trust_level,"
+                f" status, joined_at, bio, bio_html, share_milestones) VALUES ('river', 'river',"
+                f" 'river', 'member', 1, 'active', {stamp}, '', '', FALSE)"
+            )
+            for _ in range(2):
+                await conn.execute_script(
+                    "INSERT INTO ac_flag (flagger_id, target_type, target_id, reason, note,"
+                    f" weight, status, created_at) VALUES (1, 'member', 1, 'spam', '', 2, 'open',"
+                    f" {stamp})"
+                )
+            assert ((("flagger_id", "target_type", "target_id"), True)) not in await _indexes(
+                db, "ac_flag"
+            )
+        assert await db.migrate() == ["0010_restore_sqlite_indexes"]
+        with db.activate():
+            from alumni_community.moderation.models import Flag
+
+            assert await Flag.all().count() == 1
+            present = await _indexes(db, "ac_flag")
+            assert (("flagger_id", "target_type", "target_id"), True) in present
+            assert (("thread_id", "id"), False) in await _indexes(db, "ac_post")
+    finally:
+        await db.close()

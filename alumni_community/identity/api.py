@@ -262,8 +262,16 @@ async def get_me(request: Request) -> Response:
 async def patch_me(request: Request) -> Response:
     member, _ = require_member(request)
     accounts = _accounts(request)
-    await accounts.update_profile(member, await _body(request))
-    return JSONResponse(await accounts.profile(member))
+    changes = await _body(request)
+    notices = []
+    bio = changes.get("bio")
+    if isinstance(bio, str) and bio != member.bio:
+        notices = await request.app.state.community.moderation.screen_bio(member, bio)
+    await accounts.update_profile(member, changes)
+    profile = await accounts.profile(member)
+    if notices:
+        profile["notices"] = [n.as_json() for n in notices]
+    return JSONResponse(profile)
 
 
 @operation(

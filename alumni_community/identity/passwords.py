@@ -55,8 +55,11 @@ def check_policy(password: str, *, handle: str) -> None:
 class Hasher:
     """argon2id hashing and verification in a bounded pool of worker threads."""
 
-    def __init__(self, workers: int) -> None:
-        self._hasher = PasswordHasher()
+    def __init__(self, workers: int, *, memory_kib: int = 65_536, passes: int = 3) -> None:
+        # Parallelism 4 needs 8 KiB per lane at least; fewer lanes for tiny test costs.
+        self._hasher = PasswordHasher(
+            time_cost=passes, memory_cost=memory_kib, parallelism=min(4, memory_kib // 16)
+        )
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
         self._dummy: str | None = None

@@ -79,7 +79,11 @@ class Accounts:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.hasher = Hasher(settings.password_hash_workers)
+        self.hasher = Hasher(
+            settings.password_hash_workers,
+            memory_kib=settings.password_hash_memory_kib,
+            passes=settings.password_hash_passes,
+        )
         self.limiter = MemoryLimiter()
 
     def close(self) -> None:
@@ -103,16 +107,7 @@ class Accounts:
 
     async def log_in(self, handle: str, password: str, *, ip: str, client: str) -> SignedIn:
         now = self.settings.now()
-        key = handles.key(handle)[:64]
-        attempt = await self._begin_attempt(key, ip, now)
-        member = await Member.get_or_none(handle_key=key)
-        stored = member.password_hash if member is not None else None
-        if len(password.encode("utf-8")) > MAX_BYTES:
-            ok = False  # never hash a megabyte; the answer is the same as a wrong password
-        else:
-            ok = await self.hasher.verify(stored, password)
-        if not ok or member is None or stored is None:
-            raise InvalidCredentials("The handle or the password is wrong.")
+        member, stored, attempt = await self._verify(handle, password, ip=ip, now=now)
         self._ensure_may_sign_in(member, now)
         await self._succeeded(attempt)
         if self.hasher.needs_rehash(stored):
@@ -142,6 +137,32 @@ class Accounts:
             session.last_seen_at = now
             await Session.filter(id=session.id).update(last_seen_at=now)
         return Authenticated(member, session)
+
+    async def identify(self, handle: str, password: str, *, ip: str) -> Member:
+        """The member these credentials belong to, whatever their status.
+
+        For a suspended or banned member, who cannot sign in, to appeal.
+        Throttled and timed exactly like a sign-in; no session is made.
+        """
+        now = self.settings.now()
+        member, _, attempt = await self._verify(handle, password, ip=ip, now=now)
+        await self._succeeded(attempt)
+        return member
+
+    async def _verify(
+        self, handle: str, password: str, *, ip: str, now: dt.datetime
+    ) -> tuple[Member, str, _Attempt]:
+        key = handles.key(handle)[:64]
+        attempt = await self._begin_attempt(key, ip, now)
+        member = await Member.get_or_none(handle_key=key)
+        stored = member.password_hash if member is not None else None
+        if len(password.encode("utf-8")) > MAX_BYTES:
+            ok = False  # never hash a megabyte; the answer is the same as a wrong password
+        else:
+            ok = await self.hasher.verify(stored, password)
+        if not ok or member is None or stored is None:
+            raise InvalidCredentials("The handle or the password is wrong.")
+        return member, stored, attempt
 
     async def log_out(self, session: Session) -> None:
         await Session.filter(id=session.id).delete()
@@ -428,6 +449,7 @@ class Accounts:
             ],
             "recovery_codes_left": await self.remaining_recovery_codes(member),
             "posts": await _posts_of(member.id),
+            "notifications": await _notifications_of(member.id),
         }
 
     async def erase(
@@ -475,6 +497,10 @@ class Accounts:
                 password_hash=None,
                 host_key=None,
             )
+            # What the member was told is theirs alone: it goes with them.
+            from ..notifications.models import Notification
+
+            await Notification.filter(member_id=member.id).delete()
             if delete_content:
                 await _erase_content(member.id)
             # Later domains (posts, messages, sign-ups) erase or keep their rows here.
@@ -682,4 +708,19 @@ async def _posts_of(member_id: int) -> list[dict[str, Any]]:
             "edited_at": p.edited_at.isoformat() if p.edited_at else None,
         }
         for p in posts
+    ]
+
+
+async def _notifications_of(member_id: int) -> list[dict[str, Any]]:
+    from ..notifications.models import Notification
+
+    rows = await Notification.filter(member_id=member_id).order_by("id")
+    return [
+        {
+            "kind": n.kind,
+            "html": n.html,
+            "created_at": n.created_at.isoformat(),
+            "read_at": n.read_at.isoformat() if n.read_at else None,
+        }
+        for n in rows
     ]

@@ -23,9 +23,11 @@ from ..errors import Forbidden, NotFound, RateLimited, ValidationFailed
 from ..identity import handles
 from ..identity.models import Member, MemberStatus, Role, Session
 from ..identity.service import member_json
+from ..notifications.service import escape
 from ..rooms.models import Post, PostState
 from ..rooms.service import Rooms
 from ..settings import Limit, Settings
+from .detection import find_crisis
 from .models import (
     AuditEntry,
     Flag,
@@ -38,23 +40,9 @@ from .models import (
 )
 from .service import Moderation, audit, is_moderator
 
-__all__ = ["ACTIONS", "HIDE_THRESHOLD", "PENALTY_LADDER", "Actions"]
+__all__ = ["ACTIONS", "Actions"]
 
 ACTIONS = ("warn", "silence", "suspend", "ban", "restore")
-#: Default lengths of successive silences and suspensions: a first mistake
-#: costs a day, a pattern costs a month.
-PENALTY_LADDER = (
-    dt.timedelta(days=1),
-    dt.timedelta(days=3),
-    dt.timedelta(days=7),
-    dt.timedelta(days=30),
-)
-#: Flag weight that hides a post pending review: two trusted members (TL2,
-#: weight 3 each) or one moderator, never one newcomer alone.
-HIDE_THRESHOLD = 5
-#: Flags per member per day by trust level: enough to report a bad day's
-#: spam, too few to flag-bomb someone.
-FLAGS_PER_DAY = {1: 10, 2: 20, 3: 30}
 
 
 class Actions:
@@ -98,7 +86,33 @@ class Actions:
                 target.status, target.status_until = MemberStatus.ACTIVE, None
                 await target.save(update_fields=["status", "status_until"])
             await audit(moderator, action, "member", target.id, reason=reason, until=end, at=now)
+        await self._tell_member(target, action, reason, end)
         return target
+
+    async def _tell_member(
+        self, target: Member, action: str, reason: str, end: dt.datetime | None
+    ) -> None:
+        """The member hears of an action on their account, privately, with the reason."""
+        why = f" The reason: {escape(reason)}" if reason.strip() else ""
+        until = f" until {end:%Y-%m-%d %H:%M} UTC" if end else ""
+        text = {
+            "warn": f"<p>A moderator has sent you a warning.{why}</p>",
+            "silence": f"<p>You can read but not post{until}.{why} You can appeal this once.</p>",
+            "suspend": f"<p>Your account was suspended{until}.{why}</p>",
+            "restore": "<p>A moderator restored your account: you can post again.</p>",
+        }.get(action)
+        if text is not None:
+            await self.moderation.notifications.notify(
+                target.id, "warning" if action == "warn" else f"account_{action}", text
+            )
+
+    async def _weight(self, flagger: Member) -> int:
+        """1 + trust level (moderators 5), moved by how often the flagger was right."""
+        if is_moderator(flagger):
+            return 5
+        agreed = await Flag.filter(flagger_id=flagger.id, status=FlagStatus.AGREED).count()
+        disagreed = await Flag.filter(flagger_id=flagger.id, status=FlagStatus.DISAGREED).count()
+        return self.settings.trust.flag_weight(flagger.trust_level, agreed, disagreed)
 
     async def _until(
         self, target: Member, action: str, until: str | None, now: dt.datetime
@@ -117,7 +131,8 @@ class Actions:
         before = await AuditEntry.filter(
             target_type="member", target_id=target.id, action__in=["silence", "suspend"]
         ).count()
-        return now + PENALTY_LADDER[min(before, len(PENALTY_LADDER) - 1)]
+        ladder = self.settings.trust.penalty_ladder_days
+        return now + dt.timedelta(days=ladder[min(before, len(ladder) - 1)])
 
     async def log(self, moderator: Member, cursor: int | None) -> dict[str, Any]:
         if not is_moderator(moderator):
@@ -161,13 +176,13 @@ class Actions:
         post, member = await self._target(flagger, target_type, target_id)
         now = self.settings.now()
         if not is_moderator(flagger):
-            allowed = FLAGS_PER_DAY.get(flagger.trust_level, FLAGS_PER_DAY[3])
+            allowed = self.settings.trust.flags_per_day(flagger.trust_level)
             key = f"flags:{flagger.id}"
             wait = self.moderation.limiter.retry_after(key, Limit(allowed, 86_400), now.timestamp())
             if wait is not None:
                 raise RateLimited(wait, "You have flagged a lot today; a moderator will look.")
             self.moderation.limiter.hit(key, Limit(allowed, 86_400), now.timestamp())
-        weight = 5 if is_moderator(flagger) else 1 + flagger.trust_level
+        weight = await self._weight(flagger)
         ident = post.id if post is not None else member.id  # type: ignore[union-attr]
         try:
             async with in_transaction():
@@ -180,11 +195,24 @@ class Actions:
                     weight=weight,
                     created_at=now,
                 )
-                item = await self._review(post, member, why, now)
+                # Crisis words in a note bring a moderator as fast as a crisis flag.
+                urgent = why == FlagReason.CRISIS or bool(
+                    find_crisis(note, self.settings.crisis_phrases)
+                )
+                item, hidden = await self._review(post, member, why, now, urgent=urgent)
         except IntegrityError:
             raise ValidationFailed({"target": ["you have flagged this already"]}) from None
+        # After commit: listeners never hold the database.
         if item is not None:
-            await self.moderation.announce(item)  # after commit: listeners never hold the database
+            await self.moderation.announce(item)
+        if hidden and post is not None:
+            await self.moderation.notifications.notify(
+                post.author_id,
+                "post_hidden",
+                "<p>Members flagged one of your posts, so it is hidden until a moderator "
+                "looks at it. You can edit it, or appeal once.</p>",
+                target=("post", post.id),
+            )
         return flag
 
     async def _target(
@@ -216,11 +244,21 @@ class Actions:
         )
 
     async def _review(
-        self, post: Post | None, member: Member | None, why: FlagReason, now: dt.datetime
-    ) -> ReviewItem | None:
-        """Hide the post if its flags weigh enough; return a new review item, if one was opened."""
-        urgency = Urgency.CRISIS if why == FlagReason.CRISIS else Urgency.NORMAL
+        self,
+        post: Post | None,
+        member: Member | None,
+        why: FlagReason,
+        now: dt.datetime,
+        *,
+        urgent: bool,
+    ) -> tuple[ReviewItem | None, bool]:
+        """Hide the post if its flags weigh enough.
+
+        Returns the new review item, if one was opened, and whether the post was hidden now.
+        """
+        urgency = Urgency.CRISIS if urgent else Urgency.NORMAL
         kind = ReviewKind.CRISIS if why == FlagReason.CRISIS else ReviewKind.FLAGGED
+        hidden = False
         if post is not None:
             # Crisis flags call a moderator; they never count towards hiding.
             weights: list[int] = (
@@ -233,13 +271,14 @@ class Actions:
             weight = sum(weights)
             # Crisis flags bring a moderator, not a hiding: the post must not vanish.
             if (
-                weight >= HIDE_THRESHOLD
+                weight >= self.settings.trust.hide_weight
                 and post.state == PostState.VISIBLE
                 and why != FlagReason.CRISIS
             ):
                 from ..rooms.service import set_post_state
 
                 await set_post_state(post, PostState.HIDDEN, now)
+                hidden = True
                 await audit(
                     None, "auto_hide", "post", post.id, reason=f"flag weight {weight}", at=now
                 )
@@ -254,10 +293,11 @@ class Actions:
                     created_at=now,
                     reason=f"flagged: {why}",
                 )
-                return item
+                return item, hidden
             open_item.reason += f", {why}"
-            await open_item.save(update_fields=["reason"])
-            return None
+            open_item.urgency = max(int(open_item.urgency), int(urgency))
+            await open_item.save(update_fields=["reason", "urgency"])
+            return None, hidden
         else:
             assert member is not None
             item = await ReviewItem.create(
@@ -267,4 +307,4 @@ class Actions:
                 subject=member,
                 reason=f"flagged: {why}",
             )
-            return item
+            return item, False

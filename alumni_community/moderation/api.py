@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..errors import ValidationFailed
-from ..identity.edge import require_member
+from ..identity.edge import client_address, require_member
 from ..identity.service import member_json
 from ..openapi import operation
 from ..requests import read_json, string_fields
@@ -209,6 +209,20 @@ async def claim(request: Request) -> Response:
 
 
 @operation(
+    summary="Give back a claimed review item (your own claim; admins: anyone's)",
+    errors=(403, 404, 409),
+    response={"type": "object"},
+    tags=("moderation",),
+)
+async def release(request: Request) -> Response:
+    member, _ = require_member(request)
+    moderation = _moderation(request)
+    item = await moderation.release(member, int(request.path_params["id"]))
+    await item.fetch_related("post__author", "post__thread__room", "claimed_by", "subject")
+    return JSONResponse(moderation.item_json(item))
+
+
+@operation(
     summary="Appeal a hidden or rejected post of yours, or your silence, once",
     status=201,
     errors=(404, 409),
@@ -233,8 +247,42 @@ async def appeal(request: Request) -> Response:
     return JSONResponse({"id": item.id, "state": str(item.state)}, status_code=201)
 
 
+@operation(
+    summary="Appeal your suspension or ban, once, with your handle and password",
+    auth=False,
+    status=201,
+    errors=(401, 404, 409, 429),
+    tags=("moderation",),
+    response={"type": "object"},
+    request={
+        "type": "object",
+        "required": ["handle", "password", "note"],
+        "properties": {
+            "handle": {"type": "string"},
+            "password": {"type": "string"},
+            "note": {"type": "string"},
+        },
+    },
+)
+async def appeal_suspension(request: Request) -> Response:
+    """A suspended member cannot sign in, so the appeal carries the credentials."""
+    data = await read_json(request, max_bytes=request.app.state.settings.max_body_bytes)
+    handle, password, note = string_fields(data, "handle", "password", "note")
+    community = request.app.state.community
+    member = await community.accounts.identify(handle, password, ip=client_address(request))
+    item = await _moderation(request).appeal(member, "suspension", None, note)
+    return JSONResponse({"id": item.id, "state": str(item.state)}, status_code=201)
+
+
 routes: list[BaseRoute] = [
+    Route(
+        "/appeals/suspension",
+        appeal_suspension,
+        methods=["POST"],
+        name="api:appeal_suspension",
+    ),
     Route("/moderation/queue/{id:int}/claim", claim, methods=["POST"], name="api:claim"),
+    Route("/moderation/queue/{id:int}/claim", release, methods=["DELETE"], name="api:release"),
     Route("/appeals", appeal, methods=["POST"], name="api:appeal"),
     Route("/moderation/watched-words", list_watched, methods=["GET"], name="api:list_watched"),
     Route("/moderation/watched-words", add_watched, methods=["POST"], name="api:add_watched"),

@@ -59,6 +59,7 @@ class ReviewItem(Model):
     decided_by_id: int | None
     recused_id: int | None
     post_id: int | None
+    subject_id: int | None
 
     id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(ReviewKind, max_length=16)
@@ -129,9 +130,14 @@ class FlagStatus(StrEnum):
     # how often a member's flags are agreed with is their accuracy.
     AGREED = "agreed"
     DISAGREED = "disagreed"
+    # A crisis flag a moderator has seen: not scored either way, since
+    # fearing for someone is never a wrong flag.
+    NOTED = "noted"
 
 
 class Flag(Model):
+    flagger_id: int  # set by Tortoise beside the relation; declared for type checkers
+
     id = fields.IntField(primary_key=True)
     flagger: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "alumni_community.Member", related_name="flags_made", on_delete=fields.CASCADE

@@ -14,9 +14,12 @@ import contextlib
 import datetime as dt
 import html
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from tortoise.expressions import Q, Subquery
 
 from ..errors import (
     AccountInactive,
@@ -30,14 +33,22 @@ from ..errors import (
     ValidationFailed,
 )
 from ..identity.models import Member, MemberStatus, Role
+from ..notifications.service import Notifications, escape
 from ..ratelimit import MemoryLimiter
 from ..rooms.models import Moderation as RoomModeration
 from ..rooms.models import Post, PostState, Room
 from ..settings import Limit, Settings
-from .detection import WatchedWord, compile_watched, find_crisis, find_identifying
+from .detection import (
+    WatchedMatcher,
+    WatchedWord,
+    compile_watched,
+    find_crisis,
+    find_identifying,
+)
 from .models import (
     AuditEntry,
     Flag,
+    FlagReason,
     FlagStatus,
     ReviewItem,
     ReviewKind,
@@ -52,6 +63,22 @@ __all__ = ["Moderation", "Notice", "Verdict", "audit", "is_moderator"]
 logger = logging.getLogger("alumni_community.moderation")
 
 Listener = Callable[[ReviewItem], Awaitable[None]]
+
+#: Seconds a process keeps its compiled watched-word list before reading it
+#: again (changes made by another process take at most this long).
+WATCHED_WORDS_TTL = 5.0
+
+#: What a member may appeal besides a post: the statuses in force that make
+#: it appealable, and the audit actions that set them.
+_APPEALABLE: dict[str, tuple[tuple[MemberStatus, ...], list[str]]] = {
+    "silence": ((MemberStatus.SILENCED,), ["silence"]),
+    "suspension": ((MemberStatus.SUSPENDED, MemberStatus.BANNED), ["suspend", "ban"]),
+}
+_STATUS_OF_ACTION = {
+    "silence": MemberStatus.SILENCED,
+    "suspend": MemberStatus.SUSPENDED,
+    "ban": MemberStatus.BANNED,
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,8 @@ class Verdict:
     state: PostState
     #: The text to publish: the author's, with censored words replaced.
     body: str = ""
+    #: The thread title to publish (new threads), censored likewise.
+    title: str = ""
     notices: list[Notice] = field(default_factory=list)
     #: Review items to open once the post exists: (kind, urgency, reason).
     reviews: list[tuple[ReviewKind, Urgency, str]] = field(default_factory=list)
@@ -102,10 +131,12 @@ async def audit(
 
 
 class Moderation:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, notifications: Notifications) -> None:
         self.settings = settings
+        self.notifications = notifications
         self.limiter = MemoryLimiter()
         self._listeners: list[Listener] = []
+        self._watched: tuple[float, WatchedMatcher] | None = None
 
     def on_review(self, listener: Listener) -> None:
         """Call ``listener`` with every new review item (how urgent items reach moderators live)."""
@@ -135,6 +166,7 @@ class Moderation:
         confirm: bool,
         new_thread: bool,
         editing: bool = False,
+        title: str = "",
     ) -> Verdict:
         """Decide what happens to ``body`` before it is written; refuse what may not be.
 
@@ -144,7 +176,10 @@ class Moderation:
         post is published past the pace, the new-member caps and the
         identifying-details question, which would only delay a person in need.
         """
-        crisis = find_crisis(body, self.settings.crisis_phrases)
+        # A new thread's title is read with its body: help, words and
+        # identifying details may be in either.
+        full = f"{title}\n{body}" if title else body
+        crisis = find_crisis(full, self.settings.crisis_phrases)
         try:
             self.ensure_may_write(member)
         except CommunityError as refusal:
@@ -153,24 +188,26 @@ class Moderation:
                 refusal.notices.append(self.crisis_notice().as_json())
             raise
         moderator = is_moderator(member)
-        watched = compile_watched(await self.watched_words())
-        hit = watched.check(body)
+        watched = await self.watched_matcher()
+        hit = watched.check(full)
         if hit.action == "block" and not crisis:
             raise ValidationFailed({"body": ["contains words this community does not allow"]})
         if any(word.action == "censor" for word in hit.words):
             # Censored words go whatever else the text triggers.
-            body = watched.censor(body)
-        found = find_identifying(body, default_region=self.settings.phone_region)
+            body, title = watched.censor(body), watched.censor(title)
+        found = find_identifying(full, default_region=self.settings.phone_region)
         if not crisis:
             if member.trust_level == 0 and not moderator:
                 self._new_member_caps(body)
+                if not editing:
+                    await self._first_day_caps(member, new_thread)
             if found and not confirm:
                 raise IdentifyingDetails([f.kind for f in found])
             if not moderator and not editing:
                 # Last, so a refused post (or the question above) costs no turn.
                 self._pace(member, room, new_thread)
 
-        verdict = Verdict(state=PostState.VISIBLE, body=body)
+        verdict = Verdict(state=PostState.VISIBLE, body=body, title=title)
         if crisis:
             verdict.notices.append(self.crisis_notice())
             verdict.reviews.append(
@@ -215,6 +252,19 @@ class Moderation:
             )
         return verdict
 
+    async def screen_bio(self, member: Member, bio: str) -> list[Notice]:
+        """A bio is public writing: silenced members cannot change it, blocked
+        words are refused, and crisis words bring help and a moderator."""
+        crisis = find_crisis(bio, self.settings.crisis_phrases)
+        async with self.help_on_refusal(member, bio):
+            self.ensure_may_write(member)
+            if (await self.watched_matcher()).check(bio).action == "block" and not crisis:
+                raise ValidationFailed({"bio": ["contains words this community does not allow"]})
+        if not crisis:
+            return []
+        await self._crisis_without_post(member, crisis, where="their profile")
+        return [self.crisis_notice()]
+
     @contextlib.asynccontextmanager
     async def help_on_refusal(self, member: Member, body: str) -> AsyncIterator[None]:
         """Checks inside this block that refuse the text still bring help if it is a crisis.
@@ -241,17 +291,63 @@ class Moderation:
         if errors:
             raise ValidationFailed({"body": errors})
 
-    async def _crisis_without_post(self, member: Member, crisis: list[str]) -> None:
-        """Crisis words from a member who may not post: nothing is published, but a
-        moderator is told at once (only the matched phrases are kept, not the text)."""
+    async def _first_day_caps(self, member: Member, new_thread: bool) -> None:
+        """A new member's first 24 hours: a few threads and replies, not a flood."""
+        from ..rooms.models import Thread
+
+        rules = self.settings.trust
+        day_ends = member.joined_at + dt.timedelta(days=1)
+        now = self.settings.now()
+        if now >= day_ends:
+            return
+        threads = await Thread.filter(author_id=member.id).count()
+        if new_thread:
+            over, cap, what = (
+                threads >= rules.tl0_first_day_threads,
+                rules.tl0_first_day_threads,
+                "threads",
+            )
+        else:
+            replies = await Post.filter(author_id=member.id).count() - threads
+            over, cap, what = (
+                replies >= rules.tl0_first_day_replies,
+                rules.tl0_first_day_replies,
+                "replies",
+            )
+        if over:
+            wait = int((day_ends - now).total_seconds()) + 1
+            raise RateLimited(
+                wait,
+                f"On their first day new members can write {cap} {what}. "
+                f"You can write more in about {max(1, round(wait / 3600))} hours.",
+            )
+
+    async def _crisis_without_post(
+        self, member: Member, crisis: list[str], *, where: str = ""
+    ) -> None:
+        """Crisis words outside a post (refused writing, a bio): a moderator is
+        told at once about the member (only the matched phrases are kept, not the text)."""
+        context = f"in {where}" if where else "from a member who cannot post now"
         item = await ReviewItem.create(
             kind=ReviewKind.CRISIS,
             urgency=Urgency.CRISIS,
             subject=member,
-            reason="crisis words from a member who cannot post now: " + ", ".join(crisis[:5]),
+            reason=f"crisis words {context}: " + ", ".join(crisis[:5]),
             created_at=self.settings.now(),
         )
         await self.announce(item)
+
+    async def watched_matcher(self) -> WatchedMatcher:
+        """The compiled watched-word list, reloaded at most every few seconds.
+
+        Every post and chat message is checked, so the list is not read and
+        compiled each time. A change made in this process applies at once; one
+        made in another process within ``WATCHED_WORDS_TTL`` seconds.
+        """
+        clock = time.monotonic()
+        if self._watched is None or clock - self._watched[0] >= WATCHED_WORDS_TTL:
+            self._watched = (clock, compile_watched(await self.watched_words()))
+        return self._watched[1]
 
     async def watched_words(self) -> list[WatchedWord]:
         rows = await WatchedWordRow.all().order_by("id")
@@ -284,12 +380,14 @@ class Moderation:
             created_at=now,
         )
         await audit(moderator, "watch_word", "watched_word", row.id, reason=pattern, at=now)
+        self._watched = None
         return row
 
     async def remove_watched(self, moderator: Member, word_id: int) -> None:
         self._require_moderator(moderator)
         if not await WatchedWordRow.filter(id=word_id).delete():
             raise NotFound("No such watched word.")
+        self._watched = None
         await audit(moderator, "unwatch_word", "watched_word", word_id, at=self.settings.now())
 
     def crisis_notice(self) -> Notice:
@@ -380,13 +478,50 @@ class Moderation:
             .order_by("-urgency", "created_at", "id")
             .limit(100)
         )
-        return [self.item_json(item) for item in items]
+        flags = await self._flags_on(items)
+        return [self.item_json(item, flags) for item in items]
 
-    def item_json(self, item: ReviewItem) -> dict[str, Any]:
+    async def _flags_on(
+        self, items: list[ReviewItem]
+    ) -> dict[tuple[str, int], list[dict[str, Any]]]:
+        """The flags on the items' posts and members, in one query."""
+        posts = {i.post_id for i in items if i.post_id is not None}
+        members = {i.subject_id for i in items if i.post_id is None and i.subject_id is not None}
+        if not posts and not members:
+            return {}
+        found: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        rows = (
+            await Flag.filter(
+                Q(target_type="post", target_id__in=list(posts) or [0])
+                | Q(target_type="member", target_id__in=list(members) or [0])
+            )
+            .select_related("flagger")
+            .order_by("id")
+        )
+        for flag in rows:
+            found.setdefault((flag.target_type, flag.target_id), []).append(
+                {
+                    "flagger": flag.flagger.handle,
+                    "reason": str(flag.reason),
+                    "note": flag.note,
+                    "weight": flag.weight,
+                    "status": str(flag.status),
+                    "created_at": flag.created_at.isoformat(),
+                }
+            )
+        return found
+
+    def item_json(
+        self,
+        item: ReviewItem,
+        flags: dict[tuple[str, int], list[dict[str, Any]]] | None = None,
+    ) -> dict[str, Any]:
         from ..identity.service import member_json
 
         post = item.post
+        key = ("post", item.post_id) if item.post_id is not None else ("member", item.subject_id)
         return {
+            "flags": (flags or {}).get(key, []),  # type: ignore[arg-type]
             "id": item.id,
             "kind": str(item.kind),
             "state": str(item.state),
@@ -444,9 +579,12 @@ class Moderation:
         if not resolved:
             raise ValidationFailed({"decision": ["this item was already resolved"]})
         post = item.post
+        flag_target: tuple[str, int] | None = None
         if post is not None:
             from ..rooms.service import set_post_state
 
+            flag_target = ("post", post.id)
+            was = post.state
             restorable = (PostState.PENDING, PostState.HIDDEN) + (
                 (PostState.REJECTED,) if item.kind == ReviewKind.APPEAL else ()
             )
@@ -458,17 +596,123 @@ class Moderation:
                 await Post.filter(id=post.id).update(moderation_note=note)
             if item.kind == ReviewKind.APPEAL and decision == "approve":
                 await Post.filter(id=post.id).update(moderation_note="")
-            # The decision agrees or disagrees with every open flag on the post.
-            await Flag.filter(target_type="post", target_id=post.id, status=FlagStatus.OPEN).update(
-                status=FlagStatus.AGREED if decision == "reject" else FlagStatus.DISAGREED
-            )
-        elif item.kind == ReviewKind.APPEAL and item.subject is not None and decision == "approve":
-            # An upheld appeal against a silence lifts it (and only a silence:
-            # a ban that came later stays).
-            await Member.filter(id=item.subject.id, status=MemberStatus.SILENCED).update(
-                status=MemberStatus.ACTIVE, status_until=None
-            )
+            await self._tell_author(item, post, was, decision, note)
+        elif item.subject is not None:
+            if item.kind == ReviewKind.APPEAL:
+                lifted = 0
+                entry = await AuditEntry.get_or_none(id=item.appeal_of or 0)
+                if decision == "approve" and entry is not None:
+                    # An upheld appeal lifts what was appealed, and only that:
+                    # a ban that came after an appealed silence stays.
+                    lifted = await Member.filter(
+                        id=item.subject.id, status=_STATUS_OF_ACTION[entry.action]
+                    ).update(status=MemberStatus.ACTIVE, status_until=None)
+                await self.notifications.notify(
+                    item.subject.id,
+                    "appeal_decided",
+                    "<p>Your appeal was upheld: the restriction is lifted.</p>"
+                    if lifted
+                    else "<p>A moderator looked at your appeal and the decision stands."
+                    + (f" Their note: {escape(note)}" if note.strip() else "")
+                    + "</p>",
+                    target=("review_item", item.id),
+                )
+            else:
+                flag_target = ("member", item.subject.id)
+        if flag_target is not None and item.kind != ReviewKind.APPEAL:
+            await self._settle_flags(flag_target, decision)
         await audit(moderator, decision, "review_item", item.id, reason=note, at=now)
+        await item.refresh_from_db()
+        return item
+
+    async def _tell_author(
+        self, item: ReviewItem, post: Post, was: PostState, decision: str, note: str
+    ) -> None:
+        """The author hears what became of their post (never who flagged it)."""
+        author_id = post.author_id
+        target = ("post", post.id)
+        if decision == "reject" and was != PostState.DELETED:
+            await self.notifications.notify(
+                author_id,
+                "post_rejected",
+                f"<p>A moderator removed your post. The reason: {escape(note)}</p>"
+                + (
+                    ""
+                    if item.kind == ReviewKind.APPEAL
+                    else "<p>If you think this is wrong, you can appeal once.</p>"
+                ),
+                target=target,
+            )
+        elif decision == "approve" and item.kind == ReviewKind.APPEAL:
+            await self.notifications.notify(
+                author_id,
+                "appeal_decided",
+                "<p>Your appeal was upheld: your post is visible again.</p>",
+                target=target,
+            )
+        elif decision == "approve" and was == PostState.PENDING:
+            await self.notifications.notify(
+                author_id,
+                "post_approved",
+                "<p>A moderator approved your post; everyone in the room can see it now.</p>",
+                target=target,
+            )
+        elif decision == "approve" and was == PostState.HIDDEN:
+            await self.notifications.notify(
+                author_id,
+                "post_restored",
+                "<p>A moderator looked at your hidden post and made it visible again.</p>",
+                target=target,
+            )
+
+    async def _settle_flags(self, target: tuple[str, int], decision: str) -> None:
+        """The decision agrees or disagrees with every open flag on the target;
+        each flagger learns the outcome (and their accuracy moves with it).
+
+        Crisis flags are noted, not scored: a member who feared for someone
+        was right to say so even when the post stays up.
+        """
+        kind, ident = target
+        flags = await Flag.filter(target_type=kind, target_id=ident, status=FlagStatus.OPEN)
+        if not flags:
+            return
+        agreed = decision == "reject"
+        for flag in flags:
+            flag.status = (
+                FlagStatus.NOTED
+                if flag.reason == FlagReason.CRISIS
+                else FlagStatus.AGREED
+                if agreed
+                else FlagStatus.DISAGREED
+            )
+        await Flag.bulk_update(flags, fields=["status"])
+        what = "post" if kind == "post" else "member"
+        outcome = (
+            f"<p>Thank you: a moderator agreed with your flag on a {what} and acted on it.</p>"
+            if agreed
+            else f"<p>Thank you: a moderator looked at the {what} you flagged "
+            "and decided to leave it as it is.</p>"
+        )
+        await self.notifications.notify_many(
+            [f.flagger_id for f in flags], "flag_outcome", outcome, target=target
+        )
+
+    async def release(self, moderator: Member, item_id: int) -> ReviewItem:
+        """Give a claimed item back to the queue: one's own claim, or anyone's for an admin."""
+        self._require_moderator(moderator)
+        item = await ReviewItem.get_or_none(id=item_id)
+        if item is None:
+            raise NotFound("No such review item.")
+        if item.state != ReviewState.CLAIMED:
+            raise Conflict("This item is not claimed.")
+        if item.claimed_by_id != moderator.id and moderator.role != Role.ADMIN:
+            raise Forbidden("Only the moderator who claimed it, or an admin, can release it.")
+        released = await ReviewItem.filter(
+            id=item_id, state=ReviewState.CLAIMED, claimed_by_id=item.claimed_by_id
+        ).update(state=ReviewState.OPEN, claimed_by_id=None)
+        if not released:
+            raise Conflict("This item changed meanwhile; load the queue again.")
+        await audit(moderator, "release", "review_item", item_id, at=self.settings.now())
         await item.refresh_from_db()
         return item
 
@@ -514,26 +758,30 @@ class Moderation:
                 created_at=now,
                 recused_id=last.decided_by_id if last is not None else None,
             )
-        elif target_type == "silence":
+        elif target_type in _APPEALABLE:
+            statuses, actions = _APPEALABLE[target_type]
             entry = (
-                await AuditEntry.filter(target_type="member", target_id=member.id, action="silence")
+                await AuditEntry.filter(
+                    target_type="member", target_id=member.id, action__in=actions
+                )
                 .order_by("-id")
                 .first()
             )
-            if member.status_in_force(now) != MemberStatus.SILENCED or entry is None:
-                raise NotFound("You are not silenced.")
+            if member.status_in_force(now) not in statuses or entry is None:
+                what = "silenced" if target_type == "silence" else "suspended"
+                raise NotFound(f"You are not {what}.")
             if await ReviewItem.filter(kind=ReviewKind.APPEAL, appeal_of=entry.id).exists():
-                raise Conflict("This silence has been appealed already.")
+                raise Conflict("This has been appealed already.")
             item = await ReviewItem.create(
                 kind=ReviewKind.APPEAL,
                 subject=member,
                 appeal_of=entry.id,
-                reason=note[:2000],
+                reason=f"appeal against {entry.action}: " + note[:2000],
                 created_at=now,
                 recused_id=entry.actor_id,
             )
         else:
-            raise ValidationFailed({"target": ["type must be post or silence"]})
+            raise ValidationFailed({"target": ["type must be post, silence or suspension"]})
         await self.announce(item)
         return item
 
@@ -543,14 +791,52 @@ class Moderation:
             await self._promote(member, self.settings.now())
 
     async def _promote(self, member: Member, now: dt.datetime) -> None:
+        """Move a member up to TL1 or TL2 once they meet the rules (TL3 is given by hand)."""
         rules = self.settings.trust
-        if member.trust_level != 0:
+        level = member.trust_level
+        if level >= 2:
             return
-        approved = await Post.filter(author_id=member.id, state=PostState.VISIBLE).count()
-        if approved >= rules.tl1_posts and member.joined_at <= now - dt.timedelta(
-            days=rules.tl1_days
+        visible = await Post.filter(author_id=member.id, state=PostState.VISIBLE).count()
+        joined = member.joined_at
+        new = level
+        if (
+            new == 0
+            and visible >= rules.tl1_posts
+            and joined <= now - dt.timedelta(days=rules.tl1_days)
         ):
-            await Member.filter(id=member.id, trust_level=0).update(trust_level=1)
+            new = 1
+        if (
+            new == 1
+            and visible >= rules.tl2_posts
+            and joined <= now - dt.timedelta(days=rules.tl2_days)
+            and not await self._upheld_flags_on(
+                member, now - dt.timedelta(days=rules.tl2_clean_days)
+            )
+        ):
+            new = 2
+        if new == level:
+            return
+        if await Member.filter(id=member.id, trust_level=level).update(trust_level=new):
+            member.trust_level = new
+            await self.notifications.notify(
+                member.id,
+                "trust_level",
+                "<p>Thank you for being part of the community. You can now flag posts "
+                "and start direct conversations.</p>"
+                if new == 1
+                else "<p>Thank you for being a steady presence here: your flags now "
+                "count for more, and you can flag more each day.</p>",
+            )
+
+    async def _upheld_flags_on(self, member: Member, since: dt.datetime) -> bool:
+        """Whether a moderator agreed with a flag on the member or their posts since ``since``."""
+        posts = Post.filter(author_id=member.id).values("id")
+        return await Flag.filter(
+            Q(target_type="post", target_id__in=Subquery(posts))
+            | Q(target_type="member", target_id=member.id),
+            status=FlagStatus.AGREED,
+            created_at__gte=since,
+        ).exists()
 
     def _require_moderator(self, member: Member) -> None:
         if not is_moderator(member):

@@ -81,6 +81,69 @@ async def get_room(request: Request) -> Response:
 
 
 @operation(
+    summary="Change a room's settings (room moderators; visibility and position: moderators)",
+    errors=(403, 404),
+    tags=("rooms",),
+    request={
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "visibility": {"type": "string", "enum": ["members", "private"]},
+            "moderation": {
+                "type": "string",
+                "enum": ["open", "new_members_reviewed", "all_reviewed"],
+            },
+            "slow_mode_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+            "archived": {"type": "boolean"},
+            "position": {"type": "integer", "minimum": 0},
+        },
+    },
+    response={"type": "object"},
+)
+async def patch_room(request: Request) -> Response:
+    member, _ = require_member(request)
+    rooms = _rooms(request)
+    room = await rooms.update_room(member, request.path_params["slug"], await _body(request))
+    return JSONResponse(rooms.room_json(room))
+
+
+@operation(summary="A room's own moderators", errors=(404,), response=PAGE, tags=("rooms",))
+async def list_room_moderators(request: Request) -> Response:
+    member, _ = require_member(request)
+    items = await _rooms(request).room_moderators(member, request.path_params["slug"])
+    return JSONResponse({"items": items, "next": None})
+
+
+@operation(
+    summary="Appoint a member as one of the room's moderators (moderators)",
+    status=204,
+    errors=(403, 404),
+    tags=("rooms",),
+)
+async def appoint_room_moderator(request: Request) -> Response:
+    member, _ = require_member(request)
+    params = request.path_params
+    await _rooms(request).set_room_moderator(member, params["slug"], params["handle"], appoint=True)
+    return Response(status_code=204)
+
+
+@operation(
+    summary="Stand down one of the room's moderators (moderators)",
+    status=204,
+    errors=(403, 404),
+    tags=("rooms",),
+)
+async def remove_room_moderator(request: Request) -> Response:
+    member, _ = require_member(request)
+    params = request.path_params
+    await _rooms(request).set_room_moderator(
+        member, params["slug"], params["handle"], appoint=False
+    )
+    return Response(status_code=204)
+
+
+@operation(
     summary="Invite a member to a private room (room moderators)",
     status=204,
     errors=(403, 404),
@@ -243,7 +306,26 @@ routes: list[BaseRoute] = [
     Route("/rooms", list_rooms, methods=["GET"], name="api:list_rooms"),
     Route("/rooms", create_room, methods=["POST"], name="api:create_room"),
     Route("/rooms/{slug}", get_room, methods=["GET"], name="api:get_room"),
+    Route("/rooms/{slug}", patch_room, methods=["PATCH"], name="api:patch_room"),
     Route("/rooms/{slug}/members", invite, methods=["POST"], name="api:invite"),
+    Route(
+        "/rooms/{slug}/moderators",
+        list_room_moderators,
+        methods=["GET"],
+        name="api:room_moderators",
+    ),
+    Route(
+        "/rooms/{slug}/moderators/{handle}",
+        appoint_room_moderator,
+        methods=["PUT"],
+        name="api:appoint_room_moderator",
+    ),
+    Route(
+        "/rooms/{slug}/moderators/{handle}",
+        remove_room_moderator,
+        methods=["DELETE"],
+        name="api:remove_room_moderator",
+    ),
     Route("/rooms/{slug}/threads", list_threads, methods=["GET"], name="api:list_threads"),
     Route("/rooms/{slug}/threads", create_thread, methods=["POST"], name="api:create_thread"),
     Route("/threads/{id:int}", get_thread, methods=["GET"], name="api:get_thread"),

@@ -25,7 +25,7 @@ from ..content import render_markdown, render_title
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..identity.models import Member
 from ..identity.service import member_json
-from ..moderation.service import Moderation, Notice, is_moderator
+from ..moderation.service import Moderation, Notice, audit, is_moderator
 from ..settings import Settings
 from .models import (
     Moderation as RoomModeration,
@@ -140,36 +140,128 @@ class Rooms:
         slug = data.get("slug")
         if not isinstance(slug, str) or not _SLUG.match(slug):
             errors["slug"] = ["lower case letters, digits and hyphens, up to 64"]
-        raw_name = " ".join(str(data.get("name") or "").split())
-        if not raw_name or len(raw_name) > 120:
-            errors["name"] = ["1 to 120 characters"]
-        name = render_title(raw_name)
-        # Cut before escaping, so an entity is never split.
-        description = render_title(" ".join(str(data.get("description") or "").split())[:500])
-        visibility = self._choice(data, "visibility", Visibility, Visibility.MEMBERS, errors)
-        moderation = self._choice(
-            data, "moderation", RoomModeration, RoomModeration.NEW_MEMBERS_REVIEWED, errors
-        )
-        slow = data.get("slow_mode_seconds", 0)
-        if not isinstance(slow, int) or isinstance(slow, bool) or not 0 <= slow <= 86_400:
-            errors["slow_mode_seconds"] = ["a whole number of seconds, 0 to 86400"]
+        values = self._room_fields({"name": None, **data}, errors, creating=True)
         if errors:
             raise ValidationFailed(errors)
         if await Room.filter(slug=slug).exists():
             raise ValidationFailed({"slug": ["is taken"]})
         async with in_transaction():
-            room = await Room.create(
-                slug=slug,
-                name=name,
-                description=description,
-                visibility=visibility,
-                moderation=moderation,
-                slow_mode_seconds=slow,
-            )
+            room = await Room.create(slug=slug, **values)
             await RoomMembership.create(
                 room=room, member=member, role=RoomRole.MODERATOR, joined_at=self.settings.now()
             )
         return room
+
+    async def update_room(self, member: Member, slug: str, data: dict[str, Any]) -> Room:
+        """Change a room's settings: its moderators may rename, describe, archive
+        it, set slow mode and the moderation mode; only site moderators change
+        who may see it (turning a private room public would expose its posts)."""
+        room = await self.visible_room(member, slug)
+        if not await self._is_room_moderator(member, room):
+            raise Forbidden("Only the room's moderators change its settings.")
+        unknown = set(data) - {
+            "name",
+            "description",
+            "visibility",
+            "moderation",
+            "slow_mode_seconds",
+            "archived",
+            "position",
+        }
+        errors: dict[str, list[str]] = {name: ["is not a setting of a room"] for name in unknown}
+        if ("visibility" in data or "position" in data) and not is_moderator(member):
+            raise Forbidden("Only site moderators change a room's visibility or position.")
+        values = self._room_fields(data, errors, creating=False)
+        if errors:
+            raise ValidationFailed(errors)
+        changed = {k: v for k, v in values.items() if getattr(room, k) != v}
+        if changed:
+            for name, value in changed.items():
+                setattr(room, name, value)
+            async with in_transaction():
+                await room.save(update_fields=list(changed))
+                await audit(
+                    member,
+                    "room_settings",
+                    "room",
+                    room.id,
+                    reason=", ".join(
+                        f"{k}={v}" for k, v in changed.items() if k not in ("name", "description")
+                    )
+                    or "name or description",
+                    at=self.settings.now(),
+                )
+        return room
+
+    def _room_fields(
+        self, data: dict[str, Any], errors: dict[str, list[str]], *, creating: bool
+    ) -> dict[str, Any]:
+        """The room settings present in ``data``, checked (all of them when creating)."""
+        values: dict[str, Any] = {}
+        if "name" in data or creating:
+            raw_name = " ".join(str(data.get("name") or "").split())
+            if not raw_name or len(raw_name) > 120:
+                errors["name"] = ["1 to 120 characters"]
+            values["name"] = render_title(raw_name)
+        if "description" in data or creating:
+            # Cut before escaping, so an entity is never split.
+            values["description"] = render_title(
+                " ".join(str(data.get("description") or "").split())[:500]
+            )
+        for name, enum, default in (
+            ("visibility", Visibility, Visibility.MEMBERS),
+            ("moderation", RoomModeration, RoomModeration.NEW_MEMBERS_REVIEWED),
+        ):
+            if name in data or creating:
+                values[name] = self._choice(data, name, enum, default, errors)
+        for name, top in (("slow_mode_seconds", 86_400), ("position", 1_000_000)):
+            if name in data or creating:
+                value = data.get(name, 0)
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+                    errors[name] = [f"a whole number, 0 to {top}"]
+                values[name] = value
+        if "archived" in data:
+            if not isinstance(data["archived"], bool):
+                errors["archived"] = ["true or false"]
+            values["archived"] = data["archived"]
+        return values
+
+    async def set_room_moderator(
+        self, member: Member, slug: str, handle: str, *, appoint: bool
+    ) -> None:
+        """Site moderators appoint (or stand down) a room's own moderators."""
+        room = await self.visible_room(member, slug)
+        if not is_moderator(member):
+            raise Forbidden("Only site moderators appoint room moderators.")
+        from ..identity import handles
+
+        target = await Member.get_or_none(handle_key=handles.key(handle)[:64])
+        if target is None:
+            raise NotFound("No member has that handle.")
+        now = self.settings.now()
+        async with in_transaction():
+            row, _ = await RoomMembership.get_or_create(
+                room=room, member=target, defaults={"joined_at": now}
+            )
+            role = RoomRole.MODERATOR if appoint else RoomRole.MEMBER
+            if row.role != role:
+                row.role = role
+                await row.save(update_fields=["role"])
+            await audit(
+                member,
+                "room_moderator" if appoint else "room_moderator_removed",
+                "room",
+                room.id,
+                reason=f"@{target.handle}",
+                at=now,
+            )
+
+    async def room_moderators(self, member: Member, slug: str) -> list[dict[str, Any]]:
+        room = await self.visible_room(member, slug)
+        rows = await RoomMembership.filter(room_id=room.id, role=RoomRole.MODERATOR).select_related(
+            "member"
+        )
+        return [member_json(r.member) for r in rows if r.member.handle]
 
     @staticmethod
     def _choice(
@@ -248,8 +340,7 @@ class Rooms:
     ) -> tuple[Thread, Post, list[Notice]]:
         room = await self.visible_room(member, slug)
         raw_title = " ".join(title.split())
-        clean_title = render_title(raw_title)
-        async with self.moderation.help_on_refusal(member, body):
+        async with self.moderation.help_on_refusal(member, f"{raw_title}\n{body}"):
             errors = {}
             if not raw_title or len(raw_title) > MAX_TITLE_CHARS:
                 errors["title"] = [f"1 to {MAX_TITLE_CHARS} characters"]
@@ -257,7 +348,10 @@ class Rooms:
             if errors:
                 raise ValidationFailed(errors)
             self._ensure_open(room)
-        verdict = await self.moderation.screen(member, room, body, confirm=confirm, new_thread=True)
+        verdict = await self.moderation.screen(
+            member, room, body, confirm=confirm, new_thread=True, title=raw_title
+        )
+        clean_title = render_title(verdict.title)
         now = self.settings.now()
         async with in_transaction():
             thread = await Thread.create(

@@ -453,6 +453,7 @@ async def test_profile_updates_are_validated(client: httpx.AsyncClient) -> None:
     assert (await client.get("/members/nobody")).status_code == 404
 
 
+@pytest.mark.real_argon2
 async def test_logins_hash_off_the_event_loop(
     client: httpx.AsyncClient, community: Community
 ) -> None:
@@ -638,6 +639,7 @@ async def test_the_openapi_document_describes_sessions_and_errors(
     assert {"401", "403", "413", "422"} <= patch["responses"].keys()
 
 
+@pytest.mark.real_argon2
 async def test_an_old_hash_is_upgraded_at_the_next_good_login(client: httpx.AsyncClient) -> None:
     from argon2 import PasswordHasher
 

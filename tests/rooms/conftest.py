@@ -13,10 +13,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from alumni_community import Community
-from alumni_community.db import migrate
 from alumni_community.identity.models import Member, Role
 
-from ..conftest import PLANTED_IP, LeakWatch, make_settings
+from ..conftest import PLANTED_IP, LeakWatch, clone_migrated, make_settings
 
 PASSWORD = "a long enough passphrase"
 
@@ -51,7 +50,7 @@ class World:
 async def world(database_url: str) -> AsyncIterator[World]:
     now = [dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)]
     settings = make_settings(database_url, clock=lambda: now[0])
-    await migrate(settings)
+    await clone_migrated(database_url)
     community = Community(settings)
     watch = LeakWatch(Starlette(routes=[Mount("/community", app=community)]))
     async with community.lifespan():

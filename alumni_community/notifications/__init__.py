@@ -1,0 +1,1 @@
+"""In-app notifications: what a member is told, newest first."""
