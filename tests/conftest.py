@@ -236,9 +236,7 @@ async def settings(database_url: str, request: pytest.FixtureRequest) -> Setting
     await clone_migrated(database_url)
     if request.node.get_closest_marker("real_argon2"):
         # The default cost, for tests about what hashing costs.
-        return make_settings(
-            database_url, password_hash_memory_kib=65_536, password_hash_passes=3
-        )
+        return make_settings(database_url, password_hash_memory_kib=65_536, password_hash_passes=3)
     return make_settings(database_url)
 
 
