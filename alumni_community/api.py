@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .chat import api as chat_api
 from .errors import ServiceUnavailable
 from .identity import api as identity_api
 from .identity.edge import cookie_name
@@ -62,4 +63,5 @@ routes: list[BaseRoute] = [
     *rooms_api.routes,
     *moderation_api.routes,
     *notifications_api.routes,
+    *chat_api.routes,
 ]

@@ -25,11 +25,15 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import api
+from .chat.broker import Broker, make_broker
+from .chat.endpoint import websocket_endpoint
+from .chat.hub import Hub
+from .chat.service import Chat
 from .db import Database
 from .errors import CommunityError
 from .headers import SecurityHeadersMiddleware
@@ -65,10 +69,45 @@ class Community:
         self.moderation = Moderation(self.settings, self.notifications)
         self.rooms = Rooms(self.settings, self.moderation)
         self.actions = Actions(self.settings, self.moderation, self.rooms)
+        self.chat = Chat(self.settings, self.moderation, self.rooms)
+        self.hub = Hub(self.settings, self.chat)
+        self.broker: Broker | None = None
+        self._wire_events()
         self._started = False
         self._lazily_started = False
         self._start_lock = asyncio.Lock()
         self._app = self._build_app()
+
+    def _wire_events(self) -> None:
+        """What services announce, the live channel carries (through the broker)."""
+
+        async def publish(event: dict[str, Any]) -> None:
+            await self.chat.publish(event)
+
+        async def member_changed(member_id: int) -> None:
+            await publish({"k": "member", "member": member_id})
+
+        async def review(item: Any) -> None:
+            await publish(
+                {
+                    "k": "review",
+                    "item": item.id,
+                    "urgency": int(item.urgency),
+                    "kind": str(item.kind),
+                }
+            )
+
+        async def notified(note: Any) -> None:
+            await publish({"k": "notification", "member": note.member_id, "id": note.id})
+
+        async def message_changed(room_id: int, seq: int) -> None:
+            await publish({"k": "edited", "room": room_id, "seq": seq})
+
+        self.accounts.member_listeners.append(member_changed)
+        self.actions.member_listeners.append(member_changed)
+        self.moderation.on_review(review)
+        self.notifications.on_notify(notified)
+        self.moderation.message_listeners.append(message_changed)
 
     def __repr__(self) -> str:
         return f"Community({self.settings!r})"
@@ -100,7 +139,16 @@ class Community:
 
                     with self.database.activate():
                         await seed(self.accounts)
+                with self.database.activate():
+                    # Started inside our database context: the broker's
+                    # listener and the hub's tasks read the database.
+                    self.broker = make_broker(self.settings.broker)
+                    await self.broker.start(self.hub.deliver, self.hub.resume)
+                    self.chat.publish = self.broker.publish
+                    self.hub.start()
             except BaseException:
+                if self.broker is not None:
+                    await self.broker.close()
                 await self.database.close()
                 raise
             self._started = True
@@ -111,6 +159,12 @@ class Community:
             if not self._started:
                 return
             self._started = False
+            await self.hub.close()
+            # Give closing sockets a moment to say goodbye (1001).
+            await asyncio.sleep(0)
+            if self.broker is not None:
+                await self.broker.close()
+                self.broker = None
             self.accounts.close()
             await self.database.close()
             logger.info("community stopped")
@@ -149,6 +203,7 @@ class Community:
     def _build_app(self) -> ASGIApp:
         routes = [
             Mount("/api/v1", routes=api.routes),
+            WebSocketRoute("/ws", websocket_endpoint, name="ws"),
             Mount(
                 "/static",
                 app=StaticFiles(packages=[("alumni_community.web", "static")]),

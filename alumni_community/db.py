@@ -80,6 +80,7 @@ _open_engines: Counter[str] = Counter()
 
 #: Every module that defines models. New domains add theirs here.
 MODEL_MODULES: tuple[str, ...] = (
+    "alumni_community.chat.models",
     "alumni_community.identity.models",
     "alumni_community.moderation.models",
     "alumni_community.notifications.models",

@@ -90,12 +90,39 @@ class Settings:
     secret_key: str | None = dataclasses.field(default=None, repr=False)
 
     #: How chat messages reach other server processes. ``memory://`` is right
-    #: for one process; ``postgres://`` or ``redis://`` for several.
-    broker_url: str = "memory://"
+    #: for one process; ``postgres://`` or ``redis://`` for several. ``None``
+    #: means the database's own: memory on SQLite (one process), LISTEN/NOTIFY
+    #: on PostgreSQL.
+    broker_url: str | None = None
 
     #: Origins allowed to open the WebSocket, exactly as the browser sends
     #: them (scheme://host[:port]). The request's own origin is always allowed.
     allowed_origins: Sequence[str] = ()
+
+    #: Largest WebSocket frame a client may send, in bytes. A message is at
+    #: most 4,000 characters, so 16 KiB leaves room; a bigger frame closes
+    #: the socket with 1009.
+    ws_max_frame_bytes: int = 16 * 1024
+
+    #: Open WebSockets per member: a phone, a laptop and a few tabs.
+    ws_connections_per_member: int = 5
+
+    #: Frames waiting for one slow socket before it is closed with 4408 (its
+    #: client resumes with ``since``), so one slow reader never delays others.
+    ws_queue_frames: int = 512
+
+    #: Seconds without a frame from the client (pings count) before the
+    #: server closes the socket; clients ping every 20-30 s.
+    ws_idle_seconds: int = 90
+
+    #: Messages a ``subscribe`` replays; further back the client gets a
+    #: ``gap`` and pages through ``GET /rooms/{slug}/messages``.
+    chat_backlog_limit: int = 500
+
+    #: Seconds after sending in which the author may edit or delete a
+    #: message (room moderators always may): long enough to fix a typo,
+    #: short enough that replies keep their meaning.
+    chat_edit_window_seconds: int = 15 * 60
 
     #: Send cookies with ``Secure``. ``None`` means "yes, unless demo", since
     #: only a plain-http development server should ever turn it off.
@@ -205,12 +232,24 @@ class Settings:
         elif not self.database_url[len("sqlite://") :]:
             raise ConfigurationError("database_url", "give a file: sqlite://community.sqlite3")
 
-        if _scheme(self.broker_url) not in BROKER_SCHEMES:
+        if self.broker_url is not None and _scheme(self.broker_url) not in BROKER_SCHEMES:
             raise ConfigurationError(
                 "broker_url",
                 f"unknown broker scheme {_scheme(self.broker_url)!r}; "
                 "use memory://, postgres://... or redis://...",
             )
+        for name in (
+            "ws_max_frame_bytes",
+            "ws_connections_per_member",
+            "ws_queue_frames",
+            "ws_idle_seconds",
+            "chat_backlog_limit",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigurationError(name, "must be a whole number of at least 1")
+        if not isinstance(self.chat_edit_window_seconds, int) or self.chat_edit_window_seconds < 0:
+            raise ConfigurationError("chat_edit_window_seconds", "must be 0 or more")
 
         if isinstance(self.crisis_phrases, str) or not all(
             isinstance(p, str) and p.strip() for p in self.crisis_phrases
@@ -293,6 +332,13 @@ class Settings:
     def now(self) -> datetime:
         """The current time, aware, in UTC."""
         return self.clock() if self.clock is not None else datetime.now(UTC)
+
+    @property
+    def broker(self) -> str:
+        """The broker URL in force: ``broker_url``, or the database's own."""
+        if self.broker_url is not None:
+            return self.broker_url
+        return self.database_url if self.database_engine == "postgres" else "memory://"
 
     @property
     def database_engine(self) -> str:

@@ -306,7 +306,10 @@ async def test_every_declared_index_exists_after_migrating(database_url: str) ->
         for upto in ("0009_notifications", None):
             await db.migrate(upto=upto)
             with db.activate():
+                tables = await _tables(db)
                 for table, columns, unique in declared:
+                    if upto and table not in tables:
+                        continue  # made by a later migration
                     present = await _indexes(db, table)
                     assert (columns, unique) in present, (upto, table, columns, unique, present)
     finally:
@@ -350,7 +353,9 @@ async def test_indexes_a_rebuild_dropped_earlier_are_restored(database_url: str)
             assert ((("flagger_id", "target_type", "target_id"), True)) not in await _indexes(
                 db, "ac_flag"
             )
-        assert await db.migrate() == ["0010_restore_sqlite_indexes"]
+        assert await db.migrate(upto="0010_restore_sqlite_indexes") == [
+            "0010_restore_sqlite_indexes"
+        ]
         with db.activate():
             from alumni_community.moderation.models import Flag
 

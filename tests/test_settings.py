@@ -13,9 +13,22 @@ def test_defaults_are_a_sqlite_file_and_an_in_memory_broker() -> None:
     settings = Settings(secret_key=SECRET)
     assert settings.database_url == "sqlite://community.sqlite3"
     assert settings.database_engine == "sqlite"
-    assert settings.broker_url == "memory://"
+    assert settings.broker_url is None and settings.broker == "memory://"
     assert settings.secure_cookies is True
     assert settings.should_migrate_on_start is False
+
+
+def test_the_broker_follows_the_database_unless_named() -> None:
+    on_postgres = Settings(secret_key=SECRET, database_url="postgres://db.internal/community")
+    assert on_postgres.broker == "postgres://db.internal/community"  # LISTEN/NOTIFY
+    named = on_postgres.replace(broker_url="redis://cache.internal:6379/0")
+    assert named.broker == "redis://cache.internal:6379/0"
+    assert on_postgres.replace(broker_url="memory://").broker == "memory://"
+    with pytest.raises(ConfigurationError):
+        Settings(secret_key=SECRET, broker_url="kafka://x")
+    for name in ("ws_max_frame_bytes", "ws_queue_frames", "chat_backlog_limit"):
+        with pytest.raises(ConfigurationError):
+            Settings(secret_key=SECRET, **{name: 0})
 
 
 def test_secret_key_is_required_outside_demo_mode() -> None:

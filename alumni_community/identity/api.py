@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import HandleNeeded, NotAuthenticated, ValidationFailed
+from ..errors import CommunityError, HandleNeeded, NotAuthenticated, ValidationFailed
 from ..openapi import operation
 from ..requests import read_json, string_fields
 from . import tokens
@@ -157,7 +157,7 @@ async def create_session(request: Request) -> Response:
 )
 async def get_session(request: Request) -> Response:
     state = current(request)
-    if state.member is None and state.host_user_id is not None:
+    if state.member is None and state.host_user_id is not None and state.refusal is None:
         raise HandleNeeded("You are signed in on the site; choose a handle to join.")
     member, session = require_member(request)
     return JSONResponse(
@@ -267,7 +267,12 @@ async def patch_me(request: Request) -> Response:
     bio = changes.get("bio")
     if isinstance(bio, str) and bio != member.bio:
         notices = await request.app.state.community.moderation.screen_bio(member, bio)
-    await accounts.update_profile(member, changes)
+    try:
+        await accounts.update_profile(member, changes)
+    except CommunityError as refusal:
+        # A refused change still brings the help its words called for.
+        refusal.notices.extend(n.as_json() for n in notices)
+        raise
     profile = await accounts.profile(member)
     if notices:
         profile["notices"] = [n.as_json() for n in notices]

@@ -23,7 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import CsrfFailed, NotAuthenticated
+from ..errors import AccountInactive, CsrfFailed, NotAuthenticated
 from ..paths import is_api_request, mount_path
 from ..problems import problem_response
 from ..settings import Settings
@@ -62,6 +62,11 @@ class AuthState:
     host_role: str | None = None
     #: Set-Cookie values to add to the response.
     cookies: list[str] = field(default_factory=list)
+    #: A host-bridged member who may not sign in (suspended, banned), and
+    #: why: every page needing a member shows the reason, and the appeal
+    #: endpoint knows who is appealing without a password.
+    inactive_member: Member | None = None
+    refusal: AccountInactive | None = None
 
 
 def current(conn: HTTPConnection | Scope) -> AuthState:
@@ -73,6 +78,8 @@ def current(conn: HTTPConnection | Scope) -> AuthState:
 def require_member(conn: HTTPConnection) -> tuple[Member, Session]:
     state = current(conn)
     if state.member is None or state.session is None:
+        if state.refusal is not None:
+            raise state.refusal
         raise NotAuthenticated("Sign in to do this.")
     return state.member, state.session
 
@@ -226,13 +233,17 @@ class AuthMiddleware:
                     state.member = state.session = None
                 member = await self.accounts.host_member(host_id)
                 if member is not None:
-                    signed = await self.accounts.host_sign_in(
-                        member, role, client=client_label(conn.headers.get("user-agent", ""))
-                    )
-                    state.member, state.session = signed.member, signed.session
-                    state.cookies.append(
-                        session_cookie_header(self.settings, conn.scope, signed.token)
-                    )
+                    try:
+                        signed = await self.accounts.host_sign_in(
+                            member, role, client=client_label(conn.headers.get("user-agent", ""))
+                        )
+                    except AccountInactive as refusal:
+                        state.inactive_member, state.refusal = member, refusal
+                    else:
+                        state.member, state.session = signed.member, signed.session
+                        state.cookies.append(
+                            session_cookie_header(self.settings, conn.scope, signed.token)
+                        )
             elif role is not None:
                 # The host's word on roles holds on every request, so a role
                 # taken away on the host is taken away here at once.

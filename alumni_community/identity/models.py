@@ -76,6 +76,8 @@ class Member(Model):
 
 
 class Session(Model):
+    member_id: int  # set by Tortoise beside the relation; declared for type checkers
+
     id = fields.IntField(primary_key=True)
     # Shown to the member to name a session (to end it); not a credential.
     public_id = fields.CharField(max_length=32, unique=True)

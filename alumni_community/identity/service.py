@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,9 +86,19 @@ class Accounts:
             passes=settings.password_hash_passes,
         )
         self.limiter = MemoryLimiter()
+        #: Called with a member's id after their sessions or status changed
+        #: (live connections re-check themselves: a logout closes sockets).
+        self.member_listeners: list[Callable[[int], Awaitable[None]]] = []
 
     def close(self) -> None:
         self.hasher.close()
+
+    async def member_changed(self, member_id: int) -> None:
+        for listener in self.member_listeners:
+            try:
+                await listener(member_id)
+            except Exception:
+                logger.exception("member listener failed")
 
     # -- sign-up and sign-in ---------------------------------------------------
 
@@ -166,6 +177,7 @@ class Accounts:
 
     async def log_out(self, session: Session) -> None:
         await Session.filter(id=session.id).delete()
+        await self.member_changed(session.member_id)
 
     # -- sessions --------------------------------------------------------------
 
@@ -187,9 +199,11 @@ class Accounts:
         deleted = await Session.filter(member_id=member.id, public_id=public_id).delete()
         if not deleted:
             raise NotFound("No such session.")
+        await self.member_changed(member.id)
 
     async def end_other_sessions(self, member: Member, current: Session) -> int:
         count: int = await Session.filter(member_id=member.id).exclude(id=current.id).delete()
+        await self.member_changed(member.id)
         return count
 
     # -- passwords and recovery ------------------------------------------------
@@ -228,6 +242,7 @@ class Accounts:
         if member is None or not used:
             raise InvalidCredentials("The handle or the recovery code is wrong.")
         await self._succeeded(attempt)
+        await self.member_changed(member.id)
         token, session = await self._new_session(member, client, via_host=False)
         return SignedIn(member, session, token)
 
@@ -241,6 +256,7 @@ class Accounts:
         async with in_transaction():
             await member.save(update_fields=["password_hash"])
             await Session.filter(member_id=member.id).exclude(id=keep.id).delete()
+        await self.member_changed(member.id)
 
     async def confirm_password(self, member: Member, password: str) -> None:
         """Re-authentication before a sensitive change (throttled like a login)."""
@@ -501,9 +517,15 @@ class Accounts:
             from ..notifications.models import Notification
 
             await Notification.filter(member_id=member.id).delete()
+            # Reactions, read markers and blocks say who someone is close to.
+            from ..chat.models import Block, Reaction, ReadMarker
+
+            await Reaction.filter(member_id=member.id).delete()
+            await ReadMarker.filter(member_id=member.id).delete()
+            await Block.filter(Q(member_id=member.id) | Q(blocked_id=member.id)).delete()
             if delete_content:
                 await _erase_content(member.id)
-            # Later domains (posts, messages, sign-ups) erase or keep their rows here.
+        await self.member_changed(member.id)
         if self.settings.database_engine == "sqlite":
             rows = await Member._meta.db.execute_query_dict("PRAGMA wal_checkpoint(TRUNCATE)")
             if rows and rows[0].get("busy"):
@@ -678,7 +700,12 @@ async def _erase_content(member_id: int) -> None:
 
     The rows stay (marked deleted) so replies keep their place in threads.
     """
+    from ..chat.models import Message, MessageRevision
     from ..rooms.models import Post, PostRevision, PostState, Thread
+
+    messages = Message.filter(author_id=member_id).values("id")
+    await MessageRevision.filter(message_id__in=Subquery(messages)).delete()
+    await Message.filter(author_id=member_id).update(body="", html="", state=PostState.DELETED)
 
     posts = Post.filter(author_id=member_id).values("id")
     await PostRevision.filter(post_id__in=Subquery(posts)).delete()

@@ -14,6 +14,7 @@ disagrees with each flag.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -50,6 +51,8 @@ class Actions:
         self.settings = settings
         self.moderation = moderation
         self.rooms = rooms
+        #: Called with the member's id after an action on them.
+        self.member_listeners: list[Callable[[int], Awaitable[None]]] = []
 
     # -- member actions ------------------------------------------------------------
 
@@ -87,6 +90,8 @@ class Actions:
                 await target.save(update_fields=["status", "status_until"])
             await audit(moderator, action, "member", target.id, reason=reason, until=end, at=now)
         await self._tell_member(target, action, reason, end)
+        for listener in self.member_listeners:
+            await listener(target.id)  # live sockets of a suspended member close
         return target
 
     async def _tell_member(
@@ -98,7 +103,10 @@ class Actions:
         text = {
             "warn": f"<p>A moderator has sent you a warning.{why}</p>",
             "silence": f"<p>You can read but not post{until}.{why} You can appeal this once.</p>",
-            "suspend": f"<p>Your account was suspended{until}.{why}</p>",
+            "suspend": f"<p>Your account was suspended{until}.{why} "
+            "You can appeal this once from the sign-in page.</p>",
+            "ban": f"<p>Your account was closed by a moderator.{why} "
+            "You can appeal this once from the sign-in page.</p>",
             "restore": "<p>A moderator restored your account: you can post again.</p>",
         }.get(action)
         if text is not None:
@@ -295,9 +303,11 @@ class Actions:
                 )
                 return item, hidden
             open_item.reason += f", {why}"
+            raised = int(urgency) > int(open_item.urgency)
             open_item.urgency = max(int(open_item.urgency), int(urgency))
             await open_item.save(update_fields=["reason", "urgency"])
-            return None, hidden
+            # Newly urgent: the live alert goes out as for a new item.
+            return (open_item if raised else None), hidden
         else:
             assert member is not None
             item = await ReviewItem.create(

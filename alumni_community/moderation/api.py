@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..errors import ValidationFailed
-from ..identity.edge import client_address, require_member
+from ..identity.edge import client_address, current, require_member
 from ..identity.service import member_json
 from ..openapi import operation
 from ..requests import read_json, string_fields
@@ -55,8 +55,7 @@ async def decide(request: Request) -> Response:
     decision, note = string_fields(data, "decision", optional=("note",))
     moderation = _moderation(request)
     item = await moderation.decide(member, int(request.path_params["id"]), decision, note)
-    await item.fetch_related("post__author", "post__thread__room", "claimed_by")
-    return JSONResponse(moderation.item_json(item))
+    return JSONResponse(await moderation.item_with_flags(item))
 
 
 def _actions(request: Request) -> Actions:
@@ -204,8 +203,7 @@ async def claim(request: Request) -> Response:
     member, _ = require_member(request)
     moderation = _moderation(request)
     item = await moderation.claim(member, int(request.path_params["id"]))
-    await item.fetch_related("post__author", "post__thread__room", "claimed_by", "subject")
-    return JSONResponse(moderation.item_json(item))
+    return JSONResponse(await moderation.item_with_flags(item))
 
 
 @operation(
@@ -218,8 +216,7 @@ async def release(request: Request) -> Response:
     member, _ = require_member(request)
     moderation = _moderation(request)
     item = await moderation.release(member, int(request.path_params["id"]))
-    await item.fetch_related("post__author", "post__thread__room", "claimed_by", "subject")
-    return JSONResponse(moderation.item_json(item))
+    return JSONResponse(await moderation.item_with_flags(item))
 
 
 @operation(
@@ -248,7 +245,8 @@ async def appeal(request: Request) -> Response:
 
 
 @operation(
-    summary="Appeal your suspension or ban, once, with your handle and password",
+    summary="Appeal your suspension or ban, once (with your handle and password, "
+    "or signed in on the host site)",
     auth=False,
     status=201,
     errors=(401, 404, 409, 429),
@@ -256,7 +254,7 @@ async def appeal(request: Request) -> Response:
     response={"type": "object"},
     request={
         "type": "object",
-        "required": ["handle", "password", "note"],
+        "required": ["note"],
         "properties": {
             "handle": {"type": "string"},
             "password": {"type": "string"},
@@ -267,9 +265,15 @@ async def appeal(request: Request) -> Response:
 async def appeal_suspension(request: Request) -> Response:
     """A suspended member cannot sign in, so the appeal carries the credentials."""
     data = await read_json(request, max_bytes=request.app.state.settings.max_body_bytes)
-    handle, password, note = string_fields(data, "handle", "password", "note")
     community = request.app.state.community
-    member = await community.accounts.identify(handle, password, ip=client_address(request))
+    host_member = current(request).inactive_member
+    if host_member is not None and "password" not in data:
+        # Signed in on the host site, which vouches for who they are.
+        (note,) = string_fields(data, "note")
+        member = host_member
+    else:
+        handle, password, note = string_fields(data, "handle", "password", "note")
+        member = await community.accounts.identify(handle, password, ip=client_address(request))
     item = await _moderation(request).appeal(member, "suspension", None, note)
     return JSONResponse({"id": item.id, "state": str(item.state)}, status_code=201)
 

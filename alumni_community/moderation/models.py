@@ -7,6 +7,7 @@ from enum import IntEnum, StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from ..chat.models import Message
 from ..identity.models import Member
 from ..rooms.models import Post
 
@@ -59,6 +60,7 @@ class ReviewItem(Model):
     decided_by_id: int | None
     recused_id: int | None
     post_id: int | None
+    message_id: int | None
     subject_id: int | None
 
     id = fields.IntField(primary_key=True)
@@ -69,6 +71,13 @@ class ReviewItem(Model):
     # members join as their domains arrive).
     post: fields.ForeignKeyNullableRelation[Post] = fields.ForeignKeyField(
         "alumni_community.Post", related_name="review_items", null=True, on_delete=fields.CASCADE
+    )
+    # Or a chat message.
+    message: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
+        "alumni_community.Message",
+        related_name="review_items",
+        null=True,
+        on_delete=fields.CASCADE,
     )
     # Or a member under review (a flagged member).
     subject: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(

@@ -21,6 +21,7 @@ from typing import Any
 
 from tortoise.expressions import Q, Subquery
 
+from ..chat.models import Message
 from ..errors import (
     AccountInactive,
     CommunityError,
@@ -137,6 +138,9 @@ class Moderation:
         self.limiter = MemoryLimiter()
         self._listeners: list[Listener] = []
         self._watched: tuple[float, WatchedMatcher] | None = None
+        #: Called with (room id, seq) after a chat message's state changed here
+        #: (hidden by flags, approved, rejected), so live clients update it.
+        self.message_listeners: list[Callable[[int, int], Awaitable[None]]] = []
 
     def on_review(self, listener: Listener) -> None:
         """Call ``listener`` with every new review item (how urgent items reach moderators live)."""
@@ -167,6 +171,7 @@ class Moderation:
         new_thread: bool,
         editing: bool = False,
         title: str = "",
+        chat: bool = False,
     ) -> Verdict:
         """Decide what happens to ``body`` before it is written; refuse what may not be.
 
@@ -199,13 +204,13 @@ class Moderation:
         if not crisis:
             if member.trust_level == 0 and not moderator:
                 self._new_member_caps(body)
-                if not editing:
+                if not editing and not chat:
                     await self._first_day_caps(member, new_thread)
             if found and not confirm:
                 raise IdentifyingDetails([f.kind for f in found])
             if not moderator and not editing:
                 # Last, so a refused post (or the question above) costs no turn.
-                self._pace(member, room, new_thread)
+                self._pace(member, room, new_thread, chat=chat)
 
         verdict = Verdict(state=PostState.VISIBLE, body=body, title=title)
         if crisis:
@@ -233,7 +238,7 @@ class Moderation:
         if (
             not crisis
             and not moderator
-            and (held_by_word or (not editing and await self._held(member, room)))
+            and (held_by_word or (not editing and await self._held(member, room, chat=chat)))
         ):
             verdict.state = PostState.PENDING
             verdict.notices.append(
@@ -406,21 +411,27 @@ class Moderation:
             "<p>A moderator has been told and will reach out.</p>",
         )
 
-    async def _held(self, member: Member, room: Room) -> bool:
+    async def _held(self, member: Member, room: Room, *, chat: bool = False) -> bool:
         if room.moderation == RoomModeration.ALL_REVIEWED:
             return True
-        if room.moderation == RoomModeration.OPEN or member.trust_level > 0:
+        # Chat is a live conversation: a newcomer's line held for an hour
+        # would make no sense there; the chat rate limits guard it instead.
+        if chat or room.moderation == RoomModeration.OPEN or member.trust_level > 0:
             return False
         approved = await ReviewItem.filter(
             kind=ReviewKind.HELD, decision="approve", post__author_id=member.id
         ).count()
         return approved < self.settings.trust.reviewed_posts
 
-    def _pace(self, member: Member, room: Room, new_thread: bool) -> None:
+    def _pace(self, member: Member, room: Room, new_thread: bool, *, chat: bool = False) -> None:
         rules = self.settings.trust
         now = self.settings.now().timestamp()
-        interval = rules.tl0_post_interval if member.trust_level == 0 else rules.post_interval
-        checks = [(f"post:{member.id}", Limit(1, interval))]
+        if chat:
+            count = rules.tl0_chat_messages if member.trust_level == 0 else rules.chat_messages
+            checks = [(f"chat:{member.id}", Limit(count, rules.chat_window))]
+        else:
+            interval = rules.tl0_post_interval if member.trust_level == 0 else rules.post_interval
+            checks = [(f"post:{member.id}", Limit(1, interval))]
         if new_thread:
             checks.append((f"thread:{member.id}", Limit(1, rules.thread_interval)))
         if room.slow_mode_seconds:
@@ -434,7 +445,9 @@ class Moderation:
 
     # -- after writing -----------------------------------------------------------
 
-    async def open_reviews(self, post: Post, verdict: Verdict) -> list[ReviewItem]:
+    async def open_reviews(
+        self, post: Post | None, verdict: Verdict, *, message: Message | None = None
+    ) -> list[ReviewItem]:
         """Create the verdict's review items (inside the post's transaction).
 
         Announce them with ``announce_all`` after the transaction commits, so
@@ -445,6 +458,7 @@ class Moderation:
                 kind=kind,
                 urgency=urgency,
                 post=post,
+                message=message,
                 reason=reason,
                 created_at=self.settings.now(),
             )
@@ -510,6 +524,11 @@ class Moderation:
                 }
             )
         return found
+
+    async def item_with_flags(self, item: ReviewItem) -> dict[str, Any]:
+        """One item as the queue shows it, its flags included."""
+        await item.fetch_related("post__author", "post__thread__room", "claimed_by", "subject")
+        return self.item_json(item, await self._flags_on([item]))
 
     def item_json(
         self,
@@ -610,8 +629,9 @@ class Moderation:
                 await self.notifications.notify(
                     item.subject.id,
                     "appeal_decided",
-                    "<p>Your appeal was upheld: the restriction is lifted.</p>"
-                    if lifted
+                    "<p>Your appeal was upheld"
+                    + (": the restriction is lifted.</p>" if lifted else ".</p>")
+                    if decision == "approve"
                     else "<p>A moderator looked at your appeal and the decision stands."
                     + (f" Their note: {escape(note)}" if note.strip() else "")
                     + "</p>",
@@ -619,8 +639,16 @@ class Moderation:
                 )
             else:
                 flag_target = ("member", item.subject.id)
-        if flag_target is not None and item.kind != ReviewKind.APPEAL:
-            await self._settle_flags(flag_target, decision)
+        if flag_target is not None and item.kind in (
+            ReviewKind.FLAGGED,
+            ReviewKind.CRISIS,
+            ReviewKind.APPEAL,
+        ):
+            # Only a decision about flags settles them: a held post's approval
+            # says nothing about flags raised on it meanwhile.
+            await self._settle_flags(
+                flag_target, decision, crisis_only=item.kind == ReviewKind.CRISIS
+            )
         await audit(moderator, decision, "review_item", item.id, reason=note, at=now)
         await item.refresh_from_db()
         return item
@@ -665,7 +693,9 @@ class Moderation:
                 target=target,
             )
 
-    async def _settle_flags(self, target: tuple[str, int], decision: str) -> None:
+    async def _settle_flags(
+        self, target: tuple[str, int], decision: str, *, crisis_only: bool = False
+    ) -> None:
         """The decision agrees or disagrees with every open flag on the target;
         each flagger learns the outcome (and their accuracy moves with it).
 
@@ -673,7 +703,10 @@ class Moderation:
         was right to say so even when the post stays up.
         """
         kind, ident = target
-        flags = await Flag.filter(target_type=kind, target_id=ident, status=FlagStatus.OPEN)
+        query = Flag.filter(target_type=kind, target_id=ident, status=FlagStatus.OPEN)
+        if crisis_only:
+            query = query.filter(reason=FlagReason.CRISIS)
+        flags = await query
         if not flags:
             return
         agreed = decision == "reject"
@@ -688,7 +721,7 @@ class Moderation:
         await Flag.bulk_update(flags, fields=["status"])
         what = "post" if kind == "post" else "member"
         outcome = (
-            f"<p>Thank you: a moderator agreed with your flag on a {what} and acted on it.</p>"
+            f"<p>Thank you: a moderator agreed with your flag on a {what}.</p>"
             if agreed
             else f"<p>Thank you: a moderator looked at the {what} you flagged "
             "and decided to leave it as it is.</p>"

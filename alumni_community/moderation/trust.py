@@ -26,6 +26,11 @@ class TrustRules:
     tl0_post_interval: int = 30
     post_interval: int = 5
     thread_interval: int = 15
+    #: Chat messages per ``chat_window`` seconds (TL0 20, others 40): a lively
+    #: conversation never reaches it, a flood script does at once.
+    tl0_chat_messages: int = 20
+    chat_messages: int = 40
+    chat_window: int = 30
     #: Threads and replies a new member may start in their first 24 hours:
     #: room for a real introduction, not for a spam run.
     tl0_first_day_threads: int = 3
@@ -73,7 +78,11 @@ class TrustRules:
                     raise ValueError("trust.penalty_ladder_days must be a tuple of days, each >= 1")
                 continue
             # Intervals and weights of 0 would divide by or hide on nothing; counts may be 0.
-            floor = 1 if name.endswith(("interval", "weight")) else 0
+            floor = (
+                1
+                if name.endswith(("interval", "weight", "per_day", "chat_messages", "window"))
+                else 0
+            )
             if not isinstance(value, int) or isinstance(value, bool) or value < floor:
                 raise ValueError(f"trust.{name} must be a whole number of at least {floor}")
         if not self.inaccurate_percent <= self.accurate_percent <= 100:
@@ -88,13 +97,14 @@ class TrustRules:
         """The weight of a flag from a member of ``level`` with this record of decided flags."""
         weight = 1 + level
         decided = agreed + disagreed
-        if decided >= self.accuracy_min_flags:
+        if decided and decided >= self.accuracy_min_flags:
             percent = 100 * agreed / decided
             if percent >= self.accurate_percent:
                 weight += 1
             elif percent < self.inaccurate_percent:
                 weight = max(1, weight - 1)
-        return weight
+        # One member alone never hides a post: that takes two, or a moderator.
+        return min(weight, self.hide_weight - 1) if self.hide_weight > 1 else weight
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -77,6 +77,12 @@ class Room(Model):
     # Position in room lists: lower first, then by name.
     position = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The seq of the room's last chat message. Raising it (UPDATE ... SET
+    # last_seq = last_seq + 1) locks the row until commit, so seqs follow
+    # commit order even with several processes writing (docs/topics/delivery.md).
+    last_seq = fields.IntField(default=0)
+    # A direct conversation: a private room of two, without a listing.
+    direct = fields.BooleanField(default=False)
 
     class Meta:
         table = "ac_room"
@@ -88,6 +94,9 @@ class Room(Model):
 
 
 class RoomMembership(Model):
+    room_id: int  # set by Tortoise beside the relations; declared for type checkers
+    member_id: int
+
     id = fields.IntField(primary_key=True)
     room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
         "alumni_community.Room", related_name="memberships", on_delete=fields.CASCADE

@@ -104,11 +104,13 @@ class Rooms:
         return room
 
     async def _may_see(self, member: Member, room: Room) -> bool:
-        if room.visibility == Visibility.MEMBERS or is_moderator(member):
+        # A direct conversation is its two members' alone, moderators
+        # included: a flagged message reaches them through the queue.
+        if not room.direct and (room.visibility == Visibility.MEMBERS or is_moderator(member)):
             return True
         return await RoomMembership.filter(room_id=room.id, member_id=member.id).exists()
 
-    async def _is_room_moderator(self, member: Member, room: Room) -> bool:
+    async def is_room_moderator(self, member: Member, room: Room) -> bool:
         if is_moderator(member):
             return True
         return await RoomMembership.filter(
@@ -116,11 +118,16 @@ class Rooms:
         ).exists()
 
     async def list_rooms(self, member: Member) -> list[dict[str, Any]]:
-        query = Room.all()
+        # Direct conversations are listed apart (GET /direct).
+        query = Room.filter(direct=False)
         if not is_moderator(member):
             invited = RoomMembership.filter(member_id=member.id).values("room_id")
-            query = Room.filter(Q(visibility=Visibility.MEMBERS) | Q(id__in=Subquery(invited)))
-        return [self.room_json(room) for room in await query.order_by("position", "name")]
+            query = query.filter(Q(visibility=Visibility.MEMBERS) | Q(id__in=Subquery(invited)))
+        rooms = await query.order_by("position", "name")
+        from ..chat.service import unread_counts
+
+        unread = await unread_counts(member.id, [room.id for room in rooms])
+        return [{**self.room_json(room), "unread": unread.get(room.id, 0)} for room in rooms]
 
     def room_json(self, room: Room) -> dict[str, Any]:
         return {
@@ -131,6 +138,8 @@ class Rooms:
             "moderation": str(room.moderation),
             "archived": room.archived,
             "slow_mode_seconds": room.slow_mode_seconds,
+            "position": room.position,
+            "last_seq": room.last_seq,
         }
 
     async def create_room(self, member: Member, data: dict[str, Any]) -> Room:
@@ -157,7 +166,7 @@ class Rooms:
         it, set slow mode and the moderation mode; only site moderators change
         who may see it (turning a private room public would expose its posts)."""
         room = await self.visible_room(member, slug)
-        if not await self._is_room_moderator(member, room):
+        if not await self.is_room_moderator(member, room):
             raise Forbidden("Only the room's moderators change its settings.")
         unknown = set(data) - {
             "name",
@@ -239,20 +248,29 @@ class Rooms:
         if target is None:
             raise NotFound("No member has that handle.")
         now = self.settings.now()
+        role = RoomRole.MODERATOR if appoint else RoomRole.MEMBER
         async with in_transaction():
-            row, _ = await RoomMembership.get_or_create(
-                room=room, member=target, defaults={"joined_at": now}
-            )
-            role = RoomRole.MODERATOR if appoint else RoomRole.MEMBER
-            if row.role != role:
-                row.role = role
-                await row.save(update_fields=["role"])
+            if appoint:
+                row, _ = await RoomMembership.get_or_create(
+                    room=room, member=target, defaults={"joined_at": now}
+                )
+            else:
+                # Standing down never adds anyone to the room.
+                found = await RoomMembership.get_or_none(room=room, member=target)
+                if found is None or found.role != RoomRole.MODERATOR:
+                    raise NotFound("That member is not one of this room's moderators.")
+                row = found
+            if row.role == role:
+                return
+            row.role = role
+            await row.save(update_fields=["role"])
+            # The log names the member by id (their handle could be erased later).
             await audit(
                 member,
                 "room_moderator" if appoint else "room_moderator_removed",
-                "room",
-                room.id,
-                reason=f"@{target.handle}",
+                "member",
+                target.id,
+                reason=f"room {room.slug}",
                 at=now,
             )
 
@@ -276,7 +294,7 @@ class Rooms:
 
     async def invite(self, member: Member, slug: str, handle: str) -> None:
         room = await self.visible_room(member, slug)
-        if not await self._is_room_moderator(member, room):
+        if not await self.is_room_moderator(member, room):
             raise Forbidden("Only the room's moderators invite members.")
         from ..identity import handles
 
@@ -347,7 +365,7 @@ class Rooms:
             errors.update(self._body_errors(body))
             if errors:
                 raise ValidationFailed(errors)
-            self._ensure_open(room)
+            self.ensure_open(room)
         verdict = await self.moderation.screen(
             member, room, body, confirm=confirm, new_thread=True, title=raw_title
         )
@@ -425,7 +443,7 @@ class Rooms:
             errors = self._body_errors(body)
             if errors:
                 raise ValidationFailed(errors)
-            self._ensure_open(thread.room)
+            self.ensure_open(thread.room)
             if thread.locked and not is_moderator(member):
                 raise Forbidden("This thread is locked.")
         verdict = await self.moderation.screen(
@@ -455,7 +473,7 @@ class Rooms:
         if post is None or post.state == PostState.DELETED:
             raise NotFound("No such post.")
         await self.visible_thread(member, post.thread_id)
-        if post.author_id != member.id and not await self._is_room_moderator(
+        if post.author_id != member.id and not await self.is_room_moderator(
             member, post.thread.room
         ):
             if post.state != PostState.VISIBLE:
@@ -507,7 +525,7 @@ class Rooms:
         self, member: Member, thread_id: int, changes: dict[str, Any]
     ) -> Thread:
         thread = await self.visible_thread(member, thread_id)
-        if not await self._is_room_moderator(member, thread.room):
+        if not await self.is_room_moderator(member, thread.room):
             raise Forbidden("Only moderators pin, lock or move threads.")
         fields: list[str] = []
         for name in ("pinned", "locked"):
@@ -518,7 +536,7 @@ class Rooms:
                 fields.append(name)
         if "room" in changes:
             target = await self.visible_room(member, str(changes["room"]))
-            if not await self._is_room_moderator(member, target):
+            if not await self.is_room_moderator(member, target):
                 raise Forbidden("You do not moderate the room you are moving it to.")
             thread.room = target
             fields.append("room_id")
@@ -540,6 +558,6 @@ class Rooms:
         return {}
 
     @staticmethod
-    def _ensure_open(room: Room) -> None:
+    def ensure_open(room: Room) -> None:
         if room.archived:
             raise Forbidden("This room is archived: it can be read but not posted in.")

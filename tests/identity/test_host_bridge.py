@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +17,8 @@ from starlette.routing import Mount
 
 from alumni_community import Community
 from alumni_community.db import migrate
-from alumni_community.identity.models import Member, Session
+from alumni_community.identity.models import Member, MemberStatus, Role, Session
+from alumni_community.moderation.models import AuditEntry, ReviewItem
 
 from ..conftest import PLANTED_EMAIL, PLANTED_HOST_ID, PLANTED_IP, LeakWatch, make_settings
 
@@ -204,3 +206,35 @@ async def test_an_empty_host_id_is_nobody(host: tuple[httpx.AsyncClient, Communi
     client, _ = host
     response = await client.get("/session", headers={"x-host-user": ""})
     assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
+
+
+async def test_a_suspended_host_member_is_told_why_and_can_appeal(
+    host: tuple[httpx.AsyncClient, Community],
+) -> None:
+    client, community = host
+    await client.post("/accounts/host", json={"handle": "meadow"}, headers=as_host(PLANTED_HOST_ID))
+    await community.accounts.create_member("mod-a", "a long enough passphrase", Role.MODERATOR)
+    meadow = await Member.get(handle="meadow")
+    meadow.status, meadow.status_until = MemberStatus.SUSPENDED, None
+    await meadow.save()
+    await AuditEntry.create(
+        actor=await Member.get(handle="mod-a"),
+        action="suspend",
+        target_type="member",
+        target_id=meadow.id,
+        at=dt.datetime.now(dt.UTC),
+    )
+    client.cookies.clear()
+    refused = await client.get("/session", headers=as_host(PLANTED_HOST_ID))
+    assert refused.status_code == 403 and refused.json()["code"] == "account_inactive"
+    assert (await client.get("/me", headers=as_host(PLANTED_HOST_ID))).status_code == 403
+    appealed = await client.post(
+        "/appeals/suspension", json={"note": "Please look again."}, headers=as_host(PLANTED_HOST_ID)
+    )
+    assert appealed.status_code == 201
+    item = await ReviewItem.get(id=appealed.json()["id"])
+    assert item.kind == "appeal" and item.subject_id == meadow.id
+    # Without the host's word, a note alone identifies nobody.
+    client.cookies.clear()
+    anonymous = await client.post("/appeals/suspension", json={"note": "Please look again."})
+    assert anonymous.status_code == 422

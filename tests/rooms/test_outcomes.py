@@ -159,7 +159,12 @@ async def test_accurate_flaggers_weigh_more_and_inaccurate_ones_less(world: Worl
     await make_room(mod, "open-room", moderation="open")
     await _thread(author, "open-room")
     target = {"type": "member", "id": "author"}  # flags on members never hide anything
-    cases = [("sharp", 2, 5, 0, 4), ("spiteful", 2, 1, 4, 2), ("fresh", 2, 4, 0, 3)]
+    cases = [
+        ("sharp", 2, 5, 0, 4),
+        ("spiteful", 2, 1, 4, 2),
+        ("fresh", 2, 4, 0, 3),
+        ("veteran", 3, 9, 1, 4),  # 5 would hide a post alone: one member never does
+    ]
     for handle, trust, agreed, disagreed, weight in cases:
         client = await world.member(handle, trust=trust)
         await _record(handle, agreed, disagreed)
@@ -429,7 +434,11 @@ async def test_room_moderators_change_settings_and_site_moderators_appoint_them(
 
     assert (await mod.delete("/rooms/open-room/moderators/keeper")).status_code == 204
     assert (await keeper.patch("/rooms/open-room", json={"archived": False})).status_code == 403
-    log = await AuditEntry.filter(target_type="room").order_by("id").values_list("action", "reason")
+    log = (
+        await AuditEntry.filter(target_type__in=["room", "member"])
+        .order_by("id")
+        .values_list("action", "reason")
+    )
     assert [a for a, _ in log] == [
         "room_moderator",
         "room_settings",
@@ -437,6 +446,10 @@ async def test_room_moderators_change_settings_and_site_moderators_appoint_them(
         "room_moderator_removed",
     ]
     assert "slow_mode_seconds=60" in log[1][1]
+    assert all("keeper" not in reason for _, reason in log)  # members by id, not handle
+    # Standing down someone who is not a room moderator adds nobody to the room.
+    assert (await mod.delete("/rooms/hidden/moderators/river")).status_code == 404
+    assert (await river.get("/rooms/hidden")).status_code == 404
 
 
 async def test_review_items_are_not_left_behind_by_room_changes(world: World) -> None:
@@ -449,3 +462,55 @@ async def test_review_items_are_not_left_behind_by_room_changes(world: World) ->
     item = await ReviewItem.get(kind="held")
     decided = await mod.post(f"/moderation/queue/{item.id}", json={"decision": "approve"})
     assert decided.status_code == 200 and decided.json()["target"]["state"] == "visible"
+
+
+def test_trust_rules_refuse_values_that_would_break_flagging() -> None:
+    from alumni_community import TrustRules
+
+    for bad in ({"tl1_flags_per_day": 0}, {"hide_weight": 0}, {"accurate_percent": 30}):
+        with pytest.raises(ValueError):
+            TrustRules(**bad)
+    # No decided flags and no minimum: the weight is the plain one, no division by zero.
+    assert TrustRules(accuracy_min_flags=0).flag_weight(1, 0, 0) == 2
+
+
+async def test_answers_about_one_item_show_its_flags(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    author = await world.member("author", trust=1)
+    flagger = await world.member("flagger", trust=1)
+    await make_room(mod, "open-room", moderation="open")
+    post_id = (await _thread(author, "open-room"))["post"]["id"]
+    await flagger.post(
+        "/flags",
+        json={"target": {"type": "post", "id": post_id}, "reason": "other", "note": "rude"},
+    )
+    item_id = (await mod.get("/moderation/queue")).json()["items"][0]["id"]
+    claimed = (await mod.post(f"/moderation/queue/{item_id}/claim")).json()
+    assert [(f["flagger"], f["note"]) for f in claimed["flags"]] == [("flagger", "rude")]
+
+
+async def test_a_refused_bio_still_brings_crisis_help(world: World) -> None:
+    river = await world.member("river", trust=1)
+    refused = await river.patch(
+        "/me", json={"bio": "I want to end my life", "share_milestones": "yes"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["notices"][0]["kind"] == "crisis_resources"
+
+
+async def test_an_upheld_appeal_settles_the_flags_that_hid_the_post(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    author = await world.member("author", trust=1)
+    flaggers = [await world.member(f"f-{i}", trust=2) for i in range(3)]
+    await make_room(mod, "open-room", moderation="open")
+    post_id = (await _thread(author, "open-room"))["post"]["id"]
+    target = {"type": "post", "id": post_id}
+    for flagger in flaggers[:2]:
+        await flagger.post("/flags", json={"target": target, "reason": "spam"})
+    appealed = await author.post("/appeals", json={"target": target, "note": "Not spam."})
+    assert appealed.status_code == 201
+    await mod.post(f"/moderation/queue/{appealed.json()['id']}", json={"decision": "approve"})
+    assert set(await Flag.all().values_list("status", flat=True)) == {FlagStatus.DISAGREED}
+    # A third flag alone does not hide it again at once.
+    await flaggers[2].post("/flags", json={"target": target, "reason": "spam"})
+    assert (await Post.get(id=post_id)).state == PostState.VISIBLE

@@ -1,0 +1,1 @@
+"""Real-time chat: the WebSocket protocol, hub, brokers and endpoint."""

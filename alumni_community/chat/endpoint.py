@@ -1,0 +1,257 @@
+"""The ``/ws`` endpoint: the handshake, the receive loop, and frames to services.
+
+Handshake: the ``Origin`` header must equal one of ``allowed_origins`` or
+the request's own origin, exactly (4403 otherwise); the session cookie must
+name a live session (4401 otherwise). Then every frame is checked again:
+the session and the member's status are read afresh (a suspension closes
+the socket with 4401), and each frame's room is checked by the services
+like an HTTP request would be (404-style ``not_found`` for a room the member
+may not see). A refusal is an ``error`` frame with the frame's ``ref``; the
+socket stays open. Only a frame larger than ``ws_max_frame_bytes`` (1009),
+a dead session (4401) or a full outgoing queue (4408) closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..errors import (
+    AccountInactive,
+    CommunityError,
+    Forbidden,
+    IdentifyingDetails,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+    Silenced,
+    ValidationFailed,
+)
+from ..identity.edge import current
+from ..identity.models import Member, MemberStatus, Session
+from . import protocol
+from .hub import CLOSE_NO_SESSION, CLOSE_REFUSED, Connection
+
+if TYPE_CHECKING:
+    from ..app import Community
+
+__all__ = ["websocket_endpoint"]
+
+logger = logging.getLogger("alumni_community.chat")
+
+CLOSE_TOO_LARGE = 1009
+
+
+def own_origin(ws: WebSocket) -> str | None:
+    """The origin a page served by this same host would send."""
+    host = ws.headers.get("host")
+    if not host:
+        return None
+    scheme = "https" if ws.url.scheme in ("wss", "https") else "http"
+    return f"{scheme}://{host}".lower()
+
+
+def origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
+    origin = ws.headers.get("origin")
+    if not origin:
+        return False  # browsers always send it; a missing one is not a page of ours
+    origin = origin.lower()
+    parts = urlsplit(origin)
+    if parts.path or parts.query or not parts.hostname:
+        return False
+    return origin in allowed or origin == own_origin(ws)
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    community: Community = ws.app.state.community
+    settings = community.settings
+    hub = community.hub
+    await ws.accept()
+    if not origin_allowed(ws, tuple(o.lower() for o in settings.allowed_origins)):
+        await ws.close(code=CLOSE_REFUSED, reason="origin not allowed")
+        return
+    state = current(ws)
+    if state.member is None or state.session is None:
+        await ws.close(code=CLOSE_NO_SESSION, reason="sign in first")
+        return
+    member, session = state.member, state.session
+    if hub.connections_of(member.id) >= settings.ws_connections_per_member:
+        await ws.close(code=CLOSE_REFUSED, reason="too many connections")
+        return
+    conn = Connection(ws, member, session.id, settings.ws_queue_frames)
+    hub.add(conn)
+    conn.start()
+    conn.offer(hub.hello(member))
+    receiving: asyncio.Task[Any] | None = None
+    try:
+        while not conn.closed:
+            receiving = asyncio.ensure_future(ws.receive())
+            ended = asyncio.ensure_future(conn.ended.wait())
+            done, _ = await asyncio.wait(
+                {receiving, ended},
+                timeout=settings.ws_idle_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            ended.cancel()
+            if receiving not in done:
+                receiving.cancel()
+                if not conn.closed:
+                    conn.end(1000, "idle")  # no frame, not even a ping, for too long
+                break
+            message = receiving.result()
+            receiving = None
+            if message["type"] == "websocket.disconnect":
+                conn.disconnected = True
+                conn.end(1000, "")
+                break
+            await _handle(community, conn, message)
+    except WebSocketDisconnect:
+        conn.disconnected = True
+        conn.end(1000, "")
+    finally:
+        if receiving is not None:
+            receiving.cancel()
+        await hub.remove(conn)
+        await conn.finish()
+
+
+async def _handle(community: Community, conn: Connection, message: dict[str, Any]) -> None:
+    settings = community.settings
+    text = message.get("text")
+    data: str | bytes
+    if text is None:
+        data = message.get("bytes") or b""
+    else:
+        data = text
+        if len(text.encode("utf-8", "surrogatepass")) > settings.ws_max_frame_bytes:
+            conn.end(CLOSE_TOO_LARGE, "frame too large")
+            return
+    try:
+        frame = protocol.parse(data)
+    except protocol.FrameError as error:
+        if error.code == "too_large":
+            conn.end(CLOSE_TOO_LARGE, "frame too large")
+        else:
+            conn.offer(error.frame())
+        return
+    ref = frame.ref
+    if ref is None and isinstance(frame, protocol.Send):
+        ref = frame.client_id
+    if isinstance(frame, protocol.Ping):
+        conn.offer(protocol.encode("pong"))
+        return
+    # Everything else is checked against the session and the member as they are now.
+    member = await _member_now(community, conn)
+    if member is None:
+        return
+    try:
+        await _dispatch(community, conn, member, frame, ref)
+    except CommunityError as refusal:
+        conn.offer(_error_frame(refusal, ref))
+        for notice in refusal.notices:
+            conn.offer(protocol.encode("notice", **notice))
+    except Exception:
+        logger.exception("chat: a %s frame failed", type(frame).__name__)
+        conn.offer(protocol.error("server_error", "Something went wrong; try again.", ref))
+
+
+async def _member_now(community: Community, conn: Connection) -> Member | None:
+    settings = community.settings
+    session = await Session.get_or_none(id=conn.session_id).select_related("member")
+    now = settings.now()
+    if session is None or session.expires_at <= now:
+        conn.end(CLOSE_NO_SESSION, "session ended")
+        return None
+    member = session.member
+    if member.status_in_force(now) in (
+        MemberStatus.SUSPENDED,
+        MemberStatus.BANNED,
+        MemberStatus.ERASED,
+    ):
+        conn.end(CLOSE_NO_SESSION, "account inactive")
+        return None
+    conn.member = member
+    return member
+
+
+def _error_frame(refusal: CommunityError, ref: protocol.Ref) -> str:
+    detail = refusal.detail
+    if isinstance(refusal, Silenced):
+        code = "silenced"
+    elif isinstance(refusal, RateLimited):
+        return protocol.encode(
+            "error",
+            code="rate_limited",
+            detail=detail,
+            ref=ref,
+            retry_after=refusal.retry_after,
+        )
+    elif isinstance(refusal, IdentifyingDetails):
+        return protocol.encode(
+            "error",
+            code="identifying_details",
+            detail=detail,
+            ref=ref,
+            found=refusal.found,
+        )
+    elif isinstance(refusal, NotFound):
+        code = "not_found"
+    elif isinstance(refusal, (Forbidden, AccountInactive, NotAuthenticated)):
+        code = "forbidden"
+    elif isinstance(refusal, ValidationFailed):
+        return protocol.encode(
+            "error", code="bad_frame", detail=detail, ref=ref, errors=refusal.errors
+        )
+    else:
+        code = "bad_frame"
+    return protocol.error(code, detail, ref)
+
+
+async def _dispatch(
+    community: Community,
+    conn: Connection,
+    member: Member,
+    frame: protocol.ClientFrame,
+    ref: protocol.Ref,
+) -> None:
+    chat, hub = community.chat, community.hub
+    if isinstance(frame, protocol.Subscribe):
+        room = await chat.room(member, frame.room)
+        await hub.subscribe(conn, room, frame.since)
+    elif isinstance(frame, protocol.Unsubscribe):
+        room = await chat.room(member, frame.room)
+        await hub.unsubscribe(conn, room.id)
+    elif isinstance(frame, protocol.Send):
+        sent = await chat.send(
+            member, frame.room, frame.body, frame.client_id, confirm=frame.confirm
+        )
+        sub = conn.subscriptions.get(sent.message.room_id)
+        if not sent.created or sub is None:
+            # The sender hears of it even when not subscribed, and a resend
+            # gets the original back; subscribers never see it twice.
+            data = chat.message_json(sent.message, frame.room, client_id=True)
+            conn.offer(protocol.encode("message", **data))
+        for notice in sent.notices:
+            conn.offer(protocol.encode("notice", **notice.as_json(), ref=ref))
+    elif isinstance(frame, protocol.Edit):
+        _, notices = await chat.edit(member, frame.room, frame.seq, frame.body)
+        for notice in notices:
+            conn.offer(protocol.encode("notice", **notice.as_json(), ref=ref))
+    elif isinstance(frame, protocol.Delete):
+        await chat.delete(member, frame.room, frame.seq)
+    elif isinstance(frame, protocol.React):
+        await chat.react(member, frame.room, frame.seq, frame.emoji, remove=frame.remove)
+    elif isinstance(frame, protocol.Typing):
+        room = await chat.room(member, frame.room)
+        community.moderation.ensure_may_write(member)
+        if hub.may_type(conn, room.id) and member.handle:
+            await chat.publish(
+                {"k": "typing", "room": room.id, "handle": member.handle, "member": member.id}
+            )
+    elif isinstance(frame, protocol.Read):
+        unread = await chat.read(member, frame.room, frame.seq)
+        conn.offer(protocol.encode("read", room=frame.room, seq=frame.seq, unread=unread))

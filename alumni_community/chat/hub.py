@@ -1,0 +1,511 @@
+"""This process's open sockets, and how events reach them.
+
+Every event comes through the broker, this process's own included, and is
+handed to ``Hub.deliver``. For a new message the hub reads, once per room,
+every message after the last seq it has read (``_advance``): one query per
+room however many sockets listen, and a lost event is filled in by the next
+one. Each socket has a bounded queue and its own sender task; putting a
+frame on the queue never waits, and a socket whose queue is full is closed
+with 4408 (its client resumes with ``since``), so one slow reader never
+delays the others.
+
+A subscription starts buffering live messages before it reads its backlog
+from the database, then sends the backlog and the buffer, skipping any seq
+it has sent: no gap (the buffer covers what commits during the read) and no
+duplicate (each seq goes out at most once per subscription).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..identity.models import Member, MemberStatus, Session
+from ..identity.service import member_json
+from ..moderation.service import is_moderator
+from ..rooms.models import PostState, Room
+from . import protocol
+from .models import Message
+
+if TYPE_CHECKING:
+    from starlette.websockets import WebSocket
+
+    from ..settings import Settings
+    from .service import Chat
+
+__all__ = ["Connection", "Hub", "Subscription"]
+
+logger = logging.getLogger("alumni_community.chat")
+
+#: Close codes of the protocol.
+CLOSE_NO_SESSION = 4401
+CLOSE_REFUSED = 4403
+CLOSE_TOO_SLOW = 4408
+CLOSE_GOING_AWAY = 1001
+
+#: Seconds between typing frames one member sends to one room.
+TYPING_EVERY = 3.0
+#: Each process re-announces its presence this often; others forget it after PRESENCE_TTL.
+PRESENCE_EVERY = 30.0
+PRESENCE_TTL = 75.0
+#: How often sockets' sessions are checked for expiry (and kept from idling out).
+SWEEP_EVERY = 30.0
+
+
+@dataclass(eq=False)
+class Subscription:
+    conn: Connection
+    room_id: int
+    slug: str
+    #: The last seq sent to this socket for this room.
+    last_seq: int = 0
+    live: bool = False
+    buffer: list[Message] = field(default_factory=list)
+
+
+class Connection:
+    """One open WebSocket: who, which session, and its outgoing queue."""
+
+    def __init__(self, ws: WebSocket, member: Member, session_id: int, queue_size: int) -> None:
+        self.ws = ws
+        self.member = member
+        self.session_id = session_id
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=queue_size)
+        self.subscriptions: dict[int, Subscription] = {}
+        self.closed = False
+        #: The client went away: nothing more can be sent, not even a close.
+        self.disconnected = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+        #: Set when the connection must end (the receive loop watches it).
+        self.ended = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self.typing_at: dict[int, float] = {}
+
+    def start(self) -> None:
+        self._sender = asyncio.create_task(self._send_loop(), name="ac-ws-sender")
+
+    async def _send_loop(self) -> None:
+        try:
+            while True:
+                frame = await self.queue.get()
+                if frame is None:
+                    return
+                await self.ws.send_text(frame)
+        except Exception:
+            # The socket went away while sending: end the connection.
+            self.end(1006, "")
+
+    def offer(self, frame: str) -> None:
+        """Queue a frame without ever waiting; a full queue ends the socket (4408)."""
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.end(CLOSE_TOO_SLOW, "too slow: resume with since")
+
+    def end(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code, self.close_reason = code, reason
+        self.ended.set()
+
+    async def finish(self) -> None:
+        """Stop the sender and close the socket (with a bounded wait: it may be stuck)."""
+        if self._sender is not None:
+            if (
+                not self.disconnected
+                and self.close_code in (None, 1000, CLOSE_GOING_AWAY)
+                and not self.queue.full()
+            ):
+                # A clean end: let queued frames go out first.
+                self.queue.put_nowait(None)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(self._sender), timeout=2)
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sender
+        if self.disconnected:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                self.ws.close(code=self.close_code or 1000, reason=self.close_reason),
+                timeout=2,
+            )
+
+
+class Hub:
+    def __init__(self, settings: Settings, chat: Chat) -> None:
+        self.settings = settings
+        self.chat = chat
+        self.process = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.rooms: dict[int, set[Subscription]] = {}
+        self.cursors: dict[int, int] = {}
+        self.members: dict[int, set[Connection]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        #: room id -> process -> (handles online there, when heard)
+        self.presence: dict[int, dict[str, tuple[frozenset[str], float]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(
+                self._every(PRESENCE_EVERY, self._announce_all), name="ac-presence"
+            ),
+            asyncio.create_task(self._every(SWEEP_EVERY, self.sweep), name="ac-sweep"),
+        ]
+
+    async def _every(self, seconds: float, job: Any) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:
+                logger.exception("chat: periodic job failed")
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for conns in list(self.members.values()):
+            for conn in list(conns):
+                conn.end(CLOSE_GOING_AWAY, "server going away")
+
+    # -- connections ----------------------------------------------------------------
+
+    def connections_of(self, member_id: int) -> int:
+        return len(self.members.get(member_id, ()))
+
+    def add(self, conn: Connection) -> None:
+        self.members.setdefault(conn.member.id, set()).add(conn)
+
+    async def remove(self, conn: Connection) -> None:
+        for room_id in list(conn.subscriptions):
+            await self.unsubscribe(conn, room_id)
+        conns = self.members.get(conn.member.id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self.members[conn.member.id]
+
+    # -- subscriptions ----------------------------------------------------------------
+
+    def _lock(self, room_id: int) -> asyncio.Lock:
+        lock = self._locks.get(room_id)
+        if lock is None:
+            lock = self._locks[room_id] = asyncio.Lock()
+        return lock
+
+    async def subscribe(self, conn: Connection, room: Room, since: int | None) -> None:
+        """Backlog after ``since`` (or recent history), then live: no gap, no duplicate."""
+        old = conn.subscriptions.pop(room.id, None)
+        if old is not None:
+            self.rooms.get(room.id, set()).discard(old)
+        sub = Subscription(conn, room.id, room.slug)
+        async with self._lock(room.id):
+            # Registered before anything is read: what commits from now on
+            # reaches the buffer.
+            self.rooms.setdefault(room.id, set()).add(sub)
+            conn.subscriptions[room.id] = sub
+            if room.id not in self.cursors:
+                self.cursors[room.id] = await self._last_seq(room.id)
+        last = await self._last_seq(room.id)
+        limit = self.settings.chat_backlog_limit
+        member = conn.member
+        if since is None:
+            backlog = await self.chat.messages(member, room, before=None, limit=50)
+            start = backlog[0].seq - 1 if backlog else last
+        elif last - since > limit:
+            conn.offer(
+                protocol.encode("gap", room=room.slug, from_seq=since + 1, to_seq=last - limit)
+            )
+            start = last - limit
+            backlog = await self.chat.messages(member, room, after=start, limit=limit)
+        else:
+            start = since
+            backlog = await self.chat.messages(member, room, after=since, limit=limit)
+        sub.last_seq = start
+        await self._announce_presence(room.id)
+        conn.offer(
+            protocol.encode(
+                "subscribed",
+                room=room.slug,
+                last_seq=last,
+                online=sorted(self.online(room.id)),
+                unread=await self.chat.unread(member, room),
+            )
+        )
+        reactions = await self.chat.reactions([m.id for m in backlog])
+        sub.live = True
+        for message in backlog:
+            self._send_message(sub, message, reactions.get(message.id))
+        # What committed while the backlog was read (the seqs already sent are skipped).
+        buffered, sub.buffer = sub.buffer, []
+        for message in buffered:
+            self._send_message(sub, message, None)
+
+    async def unsubscribe(self, conn: Connection, room_id: int) -> None:
+        sub = conn.subscriptions.pop(room_id, None)
+        if sub is None:
+            return
+        subs = self.rooms.get(room_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self.rooms[room_id]
+                self.cursors.pop(room_id, None)
+        await self._announce_presence(room_id)
+
+    @staticmethod
+    async def _last_seq(room_id: int) -> int:
+        values: list[int] = await Room.filter(id=room_id).values_list("last_seq", flat=True)  # type: ignore[assignment]
+        return values[0] if values else 0
+
+    # -- delivery -------------------------------------------------------------------
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        kind = event.get("k")
+        try:
+            if kind == "message":
+                await self._advance(int(event["room"]), int(event["seq"]))
+            elif kind in ("edited", "deleted", "reaction"):
+                await self._changed(kind, int(event["room"]), int(event["seq"]))
+            elif kind == "typing":
+                self._typing(int(event["room"]), str(event["handle"]), int(event["member"]))
+            elif kind == "presence":
+                self._heard_presence(event)
+            elif kind == "member":
+                await self.recheck(int(event["member"]))
+            elif kind == "review":
+                self._alert_moderators(event)
+            elif kind == "notification":
+                await self._notify(int(event["member"]), int(event["id"]))
+        except (KeyError, TypeError, ValueError):
+            logger.warning("chat: ignored a malformed %r event", kind)
+
+    async def resume(self) -> None:
+        """After the broker reconnects: read what may have been missed, room by room."""
+        for room_id in list(self.rooms):
+            await self._advance(room_id, await self._last_seq(room_id))
+
+    async def _advance(self, room_id: int, upto: int) -> None:
+        if room_id not in self.rooms:
+            return
+        async with self._lock(room_id):
+            cursor = self.cursors.get(room_id, 0)
+            if upto <= cursor:
+                return
+            rows = (
+                await Message.filter(room_id=room_id, seq__gt=cursor)
+                .order_by("seq")
+                .select_related("author")
+            )
+            if not rows:
+                return
+            self.cursors[room_id] = rows[-1].seq
+            subs = list(self.rooms.get(room_id, ()))
+            for message in rows:
+                for sub in subs:
+                    self._send_message(sub, message, None)
+
+    def _send_message(
+        self, sub: Subscription, message: Message, reactions: dict[str, int] | None
+    ) -> None:
+        if not sub.live:
+            sub.buffer.append(message)
+            return
+        if message.seq <= sub.last_seq:
+            return
+        sub.last_seq = message.seq
+        member = sub.conn.member
+        if not self.chat.visible_to(member, message):
+            return
+        data = self.chat.message_json(
+            message,
+            sub.slug,
+            reactions=reactions,
+            client_id=message.author_id == member.id,
+        )
+        sub.conn.offer(protocol.encode("message", **data))
+
+    async def _changed(self, kind: str, room_id: int, seq: int) -> None:
+        subs = list(self.rooms.get(room_id, ()))
+        if not subs:
+            return
+        message = await Message.get_or_none(room_id=room_id, seq=seq).select_related("author")
+        if message is None:
+            return
+        reactions = (await self.chat.reactions([message.id])).get(message.id, {})
+        for sub in subs:
+            if not sub.live or seq > sub.last_seq:
+                continue  # it will arrive, as it is now, with the message itself
+            member = sub.conn.member
+            if kind == "reaction":
+                if self.chat.visible_to(member, message):
+                    sub.conn.offer(
+                        protocol.encode("reaction", room=sub.slug, seq=seq, reactions=reactions)
+                    )
+            elif message.state == PostState.DELETED or not self.chat.visible_to(member, message):
+                sub.conn.offer(protocol.encode("deleted", room=sub.slug, seq=seq))
+            else:
+                data = self.chat.message_json(
+                    message,
+                    sub.slug,
+                    reactions=reactions,
+                    client_id=message.author_id == member.id,
+                )
+                sub.conn.offer(protocol.encode("edited", **data))
+
+    # -- typing and presence --------------------------------------------------------------
+
+    def may_type(self, conn: Connection, room_id: int) -> bool:
+        now = time.monotonic()
+        if now - conn.typing_at.get(room_id, 0.0) < TYPING_EVERY:
+            return False
+        conn.typing_at[room_id] = now
+        return True
+
+    def _typing(self, room_id: int, handle: str, member_id: int) -> None:
+        for sub in self.rooms.get(room_id, ()):
+            if sub.live and sub.conn.member.id != member_id:
+                sub.conn.offer(protocol.encode("typing", room=sub.slug, handle=handle))
+
+    def _local_online(self, room_id: int) -> frozenset[str]:
+        handles = Counter(
+            sub.conn.member.handle for sub in self.rooms.get(room_id, ()) if sub.conn.member.handle
+        )
+        return frozenset(h for h in handles if h)
+
+    def online(self, room_id: int) -> set[str]:
+        now = time.monotonic()
+        seen: set[str] = set(self._local_online(room_id))
+        for process, (handles, heard) in self.presence.get(room_id, {}).items():
+            if process != self.process and now - heard < PRESENCE_TTL:
+                seen |= handles
+        return seen
+
+    async def _announce_presence(self, room_id: int) -> None:
+        handles = self._local_online(room_id)
+        mine = self.presence.setdefault(room_id, {})
+        before = mine.get(self.process, (frozenset(), 0.0))[0]
+        mine[self.process] = (handles, time.monotonic())
+        if handles != before:
+            self._presence_frames(room_id)
+            await self.chat.publish(
+                {"k": "presence", "room": room_id, "proc": self.process, "handles": sorted(handles)}
+            )
+
+    async def _announce_all(self) -> None:
+        for room_id in list(self.rooms):
+            handles = self._local_online(room_id)
+            self.presence.setdefault(room_id, {})[self.process] = (handles, time.monotonic())
+            await self.chat.publish(
+                {"k": "presence", "room": room_id, "proc": self.process, "handles": sorted(handles)}
+            )
+
+    def _heard_presence(self, event: dict[str, Any]) -> None:
+        process = str(event["proc"])
+        if process == self.process:
+            return
+        room_id = int(event["room"])
+        handles = frozenset(str(h) for h in event["handles"])
+        per_room = self.presence.setdefault(room_id, {})
+        before = per_room.get(process, (frozenset(), 0.0))[0]
+        per_room[process] = (handles, time.monotonic())
+        if handles != before:
+            self._presence_frames(room_id)
+
+    def _presence_frames(self, room_id: int) -> None:
+        subs = [s for s in self.rooms.get(room_id, ()) if s.live]
+        if not subs:
+            return
+        online = sorted(self.online(room_id))
+        for sub in subs:
+            sub.conn.offer(protocol.encode("presence", room=sub.slug, online=online))
+
+    # -- sessions, alerts, notifications -------------------------------------------------
+
+    async def recheck(self, member_id: int) -> None:
+        """The member's sessions or status changed: close sockets that lost their right."""
+        conns = list(self.members.get(member_id, ()))
+        if not conns:
+            return
+        await self._close_invalid(conns)
+
+    async def sweep(self) -> None:
+        """Close sockets whose sessions ended; sessions in use do not idle out."""
+        conns = [c for cs in self.members.values() for c in cs if not c.closed]
+        if not conns:
+            return
+        valid = await self._close_invalid(conns)
+        if valid:
+            await Session.filter(id__in=list(valid)).update(last_seen_at=self.settings.now())
+
+    async def _close_invalid(self, conns: list[Connection]) -> set[int]:
+        now = self.settings.now()
+        ids = {c.session_id for c in conns}
+        rows = await Session.filter(id__in=list(ids)).select_related("member")
+        valid = set()
+        idle = self.settings.session_idle_seconds
+        for session in rows:
+            member = session.member
+            if session.expires_at <= now:
+                continue
+            if (now - session.last_seen_at).total_seconds() > idle:
+                continue
+            if member.status_in_force(now) in (
+                MemberStatus.SUSPENDED,
+                MemberStatus.BANNED,
+                MemberStatus.ERASED,
+            ):
+                continue
+            valid.add(session.id)
+        for conn in conns:
+            if conn.session_id not in valid:
+                conn.end(CLOSE_NO_SESSION, "session ended")
+        return valid
+
+    def _alert_moderators(self, event: dict[str, Any]) -> None:
+        if int(event.get("urgency", 0)) < 100:
+            return
+        frame = protocol.encode(
+            "notice",
+            kind="urgent_review",
+            html="<p>Someone may be in danger: an urgent item is waiting in the review queue.</p>",
+            item=int(event["item"]),
+        )
+        for conns in self.members.values():
+            for conn in conns:
+                if is_moderator(conn.member):
+                    conn.offer(frame)
+
+    async def _notify(self, member_id: int, notification_id: int) -> None:
+        conns = self.members.get(member_id)
+        if not conns:
+            return
+        from ..notifications.models import Notification
+
+        note = await Notification.get_or_none(id=notification_id, member_id=member_id)
+        if note is None:
+            return
+        frame = protocol.encode("notice", kind="notification", id=note.id, html=note.html)
+        for conn in list(conns):
+            conn.offer(frame)
+
+    def hello(self, member: Member) -> str:
+        return protocol.encode(
+            "hello", member=member_json(member), protocol=protocol.PROTOCOL_VERSION
+        )

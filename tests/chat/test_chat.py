@@ -1,0 +1,307 @@
+"""Chat through a real uvicorn and real WebSocket clients, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from alumni_community.chat.models import Message
+from alumni_community.identity.models import Role
+
+from .conftest import ChatWorld, frame, make_room, messages, send, until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_two_members_chat_in_a_room(chat: ChatWorld) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    river = await chat.member("river")
+    lake = await chat.member("lake")
+    await make_room(mod, "lounge")
+    a = await chat.join(river, "lounge")
+    b = await chat.join(lake, "lounge")
+    presence = await until(a, "presence")
+    assert set(presence["online"]) == {"river", "lake"}
+
+    await send(a, type="send", room="lounge", body="Hello **all**", client_id="c-1")
+    mine, theirs = (await messages(a, 1))[0], (await messages(b, 1))[0]
+    assert mine["seq"] == theirs["seq"] == 1
+    assert mine["client_id"] == "c-1" and "client_id" not in theirs
+    assert theirs["html"] == "<p>Hello <strong>all</strong></p>\n"
+    assert theirs["author"]["handle"] == "river" and theirs["state"] == "visible"
+
+    await send(b, type="typing", room="lounge")
+    typing = await until(a, "typing")
+    assert typing == {"type": "typing", "room": "lounge", "handle": "lake"}
+
+    await send(b, type="react", room="lounge", seq=1, emoji="🙏")
+    reaction = await until(a, "reaction")
+    assert reaction["reactions"] == {"🙏": 1}
+
+    await send(a, type="edit", room="lounge", seq=1, body="Hello everyone")
+    edited = await until(b, "edited")
+    assert edited["html"] == "<p>Hello everyone</p>\n" and edited["edited_at"]
+    await send(b, type="edit", room="lounge", seq=1, body="hijack")
+    refused = await until(b, "error")
+    assert refused["code"] == "forbidden"
+
+    # Unread counts, and read markers moving them.
+    rooms = (await lake.http.get("/rooms")).json()["items"]
+    assert [r["unread"] for r in rooms if r["slug"] == "lounge"] == [1]
+    await send(b, type="read", room="lounge", seq=1)
+    read = await until(b, "read")
+    assert read["unread"] == 0
+    rooms = (await lake.http.get("/rooms")).json()["items"]
+    assert [r["unread"] for r in rooms if r["slug"] == "lounge"] == [0]
+
+    await send(a, type="delete", room="lounge", seq=1)
+    deleted = await until(b, "deleted")
+    assert deleted == {"type": "deleted", "room": "lounge", "seq": 1}
+    history = (await lake.http.get("/rooms/lounge/messages")).json()["items"]
+    assert [(m["seq"], m["state"], m["html"]) for m in history] == [(1, "deleted", "")]
+
+
+async def test_resume_after_a_disconnect_gets_exactly_what_was_missed(chat: ChatWorld) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    lake = await chat.member("lake")
+    await make_room(mod, "lounge")
+    sender = await chat.join(mod, "lounge")  # moderators are not rate limited
+    reader = await chat.join(lake, "lounge")
+    await send(sender, type="send", room="lounge", body="before", client_id="c-0")
+    seen = (await messages(reader, 1))[0]["seq"]
+    await reader.close()
+
+    for i in range(50):
+        await send(sender, type="send", room="lounge", body=f"m{i}", client_id=f"c-{i + 1}")
+    await messages(sender, 50)
+
+    again = await chat.connect(lake)
+    await until(again, "hello")
+    await send(again, type="subscribe", room="lounge", since=seen)
+    subscribed = await until(again, "subscribed")
+    assert subscribed["last_seq"] == 51
+    got = await messages(again, 50)
+    assert [m["seq"] for m in got] == list(range(2, 52))
+    assert [m["html"] for m in got] == [f"<p>m{i}</p>\n" for i in range(50)]
+    # Nothing more: the next frame is whatever comes next live, not a duplicate.
+    await send(sender, type="send", room="lounge", body="after", client_id="c-after")
+    assert (await messages(again, 1))[0]["seq"] == 52
+
+
+async def test_no_gap_and_no_duplicate_when_messages_arrive_during_the_backlog(
+    chat: ChatWorld,
+) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    writers = [await chat.member(f"writer-{i}", trust=2) for i in range(3)]
+    lake = await chat.member("lake")
+    await make_room(mod, "lounge")
+    sockets = [await chat.join(w, "lounge") for w in writers]
+
+    async def write(ws: object, who: int) -> None:
+        for i in range(20):
+            await send(ws, type="send", room="lounge", body=f"{who}-{i}", client_id=f"{who}-{i}")  # type: ignore[arg-type]
+            await asyncio.sleep(0)
+
+    writing = asyncio.gather(*(write(ws, i) for i, ws in enumerate(sockets)))
+    await asyncio.sleep(0.05)  # some are stored already, others arrive during the backlog read
+    reader = await chat.connect(lake)
+    await until(reader, "hello")
+    await send(reader, type="subscribe", room="lounge", since=0)
+    await writing
+    got = await messages(reader, 60, wait=15)
+    assert [m["seq"] for m in got] == list(range(1, 61))
+    with pytest.raises(TimeoutError):
+        extra = await frame(reader, wait=0.5)
+        while extra["type"] != "message":
+            extra = await frame(reader, wait=0.5)
+
+
+async def test_a_resend_is_one_message(chat: ChatWorld) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    river = await chat.member("river")
+    lake = await chat.member("lake")
+    await make_room(mod, "lounge")
+    a = await chat.join(river, "lounge")
+    b = await chat.join(lake, "lounge")
+    await send(a, type="send", room="lounge", body="once", client_id="same-id")
+    first = (await messages(a, 1))[0]
+    await a.close()  # the echo may have been lost: the client resends after reconnecting
+    a2 = await chat.join(river, "lounge", since=first["seq"])
+    await send(a2, type="send", room="lounge", body="once", client_id="same-id")
+    echo = await until(a2, "message")
+    assert echo["seq"] == first["seq"] and echo["client_id"] == "same-id"
+    assert await Message.filter(client_id="same-id").count() == 1
+    assert (await messages(b, 1))[0]["seq"] == first["seq"]
+    with pytest.raises(TimeoutError):
+        await until(b, "message", wait=0.5)
+
+
+async def test_refusals_leave_the_server_and_other_clients_working(chat: ChatWorld) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    river = await chat.member("river")
+    lake = await chat.member("lake", trust=0)
+    await make_room(mod, "lounge")
+    await make_room(mod, "hidden", visibility="private")
+    watcher = await chat.join(river, "lounge")
+
+    for origin in ("http://evil.example", "http://127.0.0.1.evil.example", None):
+        ws = await chat.connect(river, origin=origin)
+        with pytest.raises(ConnectionClosed) as closed:
+            await frame(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    ws = await chat.connect(river, origin="https://other.example")  # allowed by settings
+    assert (await frame(ws))["type"] == "hello"
+    anonymous = await chat.connect(None)
+    with pytest.raises(ConnectionClosed) as closed:
+        await frame(anonymous)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+    ws = await chat.connect(lake)
+    await until(ws, "hello")
+    await ws.send("{not json")
+    assert (await frame(ws))["code"] == "bad_frame"
+    await send(ws, type="shout", room="lounge")
+    assert (await frame(ws))["code"] == "bad_frame"
+    await ws.send(b"\x00\x01")
+    assert (await frame(ws))["code"] == "bad_frame"
+    await send(ws, type="subscribe", room="hidden", since=None, ref="r1")
+    hidden = await frame(ws)
+    assert (hidden["code"], hidden["ref"]) == ("not_found", "r1")
+    await send(ws, type="send", room="hidden", body="hi", client_id="x")
+    assert (await frame(ws))["code"] == "not_found"
+
+    # TL0: 20 messages per 30 s, then rate_limited with a retry time.
+    for i in range(20):
+        await send(ws, type="send", room="lounge", body=f"n{i}", client_id=f"n{i}")
+    await messages(ws, 20)
+    await send(ws, type="send", room="lounge", body="one too many", client_id="n20")
+    limited = await until(ws, "error")
+    assert limited["code"] == "rate_limited" and limited["retry_after"] >= 1
+    assert limited["ref"] == "n20"
+
+    big = await chat.connect(lake)
+    await until(big, "hello")
+    await big.send("x" * (17 * 1024))
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await frame(big)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+    # The watcher saw the 20 messages and is still served.
+    assert len(await messages(watcher, 20)) == 20
+    await send(watcher, type="ping")
+    assert (await until(watcher, "pong"))["type"] == "pong"
+
+
+async def test_silenced_members_cannot_chat(chat: ChatWorld) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    river = await chat.member("river")
+    await make_room(mod, "lounge")
+    ws = await chat.join(river, "lounge")
+    await mod.http.post(
+        "/moderation/members/river/actions", json={"action": "silence", "reason": "cool off"}
+    )
+    await send(ws, type="send", room="lounge", body="hello", client_id="s1")
+    refused = await until(ws, "error")
+    assert refused["code"] == "silenced"
+    await send(ws, type="send", room="lounge", body="I want to end my life", client_id="s2")
+    assert (await until(ws, "error"))["code"] == "silenced"
+    help_ = await until(ws, "notice")
+    assert help_["kind"] == "crisis_resources"
+    assert await Message.all().count() == 0
+
+
+async def test_logging_out_or_a_suspension_closes_sockets(chat: ChatWorld) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    river = await chat.member("river")
+    lake = await chat.member("lake")
+    await make_room(mod, "lounge")
+    ws = await chat.join(river, "lounge")
+    await river.http.delete("/session")
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await frame(ws, wait=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+    other = await chat.join(lake, "lounge")
+    await mod.http.post(
+        "/moderation/members/lake/actions", json={"action": "suspend", "reason": "x"}
+    )
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await frame(other, wait=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def test_crisis_messages_are_delivered_with_help_and_alert_moderators(
+    chat: ChatWorld,
+) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    river = await chat.member("river")
+    await make_room(mod, "lounge")
+    watching = await chat.connect(mod)
+    await until(watching, "hello")
+    ws = await chat.join(river, "lounge")
+    await send(ws, type="send", room="lounge", body="I want to kill myself", client_id="k1")
+    # The notice (tied to the send by its ref) and the message, in either order.
+    got = {}
+    while len(got) < 2:
+        one = await frame(ws)
+        if one["type"] in ("message", "notice"):
+            got[one["type"]] = one
+    assert got["message"]["state"] == "visible"
+    notice = got["notice"]
+    assert notice["kind"] == "crisis_resources" and "988" in notice["html"]
+    assert notice["ref"] == "k1"
+    alert = await until(watching, "notice")
+    assert alert["kind"] == "urgent_review" and alert["item"]
+
+
+async def test_identifying_details_need_a_confirmation(chat: ChatWorld) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    river = await chat.member("river")
+    await make_room(mod, "lounge")
+    ws = await chat.join(river, "lounge")
+    body = "call me on (415) 555-2671"
+    await send(ws, type="send", room="lounge", body=body, client_id="p1")
+    asked = await until(ws, "error")
+    assert asked["code"] == "identifying_details" and asked["found"] == ["phone"]
+    assert asked["ref"] == "p1"
+    await send(ws, type="send", room="lounge", body=body, client_id="p1", confirm=True)
+    assert (await messages(ws, 1))[0]["seq"] == 1
+
+
+async def test_direct_conversations(chat: ChatWorld) -> None:
+    river = await chat.member("river")
+    lake = await chat.member("lake")
+    await chat.member("newcomer", trust=0)
+    newcomer = chat.clients[-1]
+    refused = await newcomer.http.post("/direct", json={"handle": "river"})
+    assert refused.status_code == 403
+    started = await river.http.post("/direct", json={"handle": "lake"})
+    assert started.status_code == 201
+    slug = started.json()["slug"]
+    again = await lake.http.post("/direct", json={"handle": "river"})
+    assert again.json()["slug"] == slug  # one conversation per pair
+    listed = (await lake.http.get("/direct")).json()["items"]
+    assert [(d["slug"], d["with"]["handle"]) for d in listed] == [(slug, "river")]
+    # Not listed among rooms, and invisible to others, moderators included.
+    assert slug not in [r["slug"] for r in (await river.http.get("/rooms")).json()["items"]]
+    assert (await newcomer.http.get(f"/rooms/{slug}/messages")).status_code == 404
+
+    a = await chat.join(river, slug)
+    b = await chat.join(lake, slug)
+    await send(a, type="send", room=slug, body="hi lake", client_id="d1")
+    assert (await messages(b, 1))[0]["html"] == "<p>hi lake</p>\n"
+
+    assert (await lake.http.put("/members/river/block")).status_code == 204
+    await send(a, type="send", room=slug, body="still there?", client_id="d2")
+    assert (await until(a, "error"))["code"] == "forbidden"
+    assert (await river.http.post("/direct", json={"handle": "lake"})).status_code == 403
+    assert (await lake.http.delete("/members/river/block")).status_code == 204
+    assert (await lake.http.delete(f"/direct/{slug}")).status_code == 204
+    await send(a, type="send", room=slug, body="hello?", client_id="d3")
+    left = await until(a, "error")
+    assert left["code"] == "forbidden" and "left" in left["detail"]
