@@ -225,5 +225,13 @@ def _demo(args: argparse.Namespace) -> int:
         ),
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        # Chat frames are small and compression costs memory per socket.
+        ws_per_message_deflate=False,
+        ws_max_size=64 * 1024,
+    )
     return 0

@@ -147,10 +147,27 @@ class _Reconnecting(Broker):
                 await self._task
 
 
+#: Options in a database URL that configure Tortoise's pool, not the connection.
+_POOL_OPTIONS = {
+    "minsize",
+    "maxsize",
+    "max_queries",
+    "max_inactive_connection_lifetime",
+    "schema",
+    "application_name",
+}
+
+
 def _asyncpg_dsn(url: str) -> str:
-    """asyncpg wants postgresql://...; Tortoise's own options (?minsize=...) are not for it."""
+    """asyncpg wants postgresql://...; connection options (host=, sslmode=) are kept,
+    Tortoise's pool options (minsize=...) are not for it."""
     parts = urlsplit(url)
-    return urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
+    query = "&".join(
+        pair
+        for pair in parts.query.split("&")
+        if pair and pair.split("=", 1)[0].lower() not in _POOL_OPTIONS
+    )
+    return urlunsplit(("postgresql", parts.netloc, parts.path, query, ""))
 
 
 class PostgresBroker(_Reconnecting):
@@ -285,7 +302,7 @@ def make_broker(url: str) -> Broker:
     scheme = url.split(":", 1)[0].lower()
     if scheme == "memory":
         return MemoryBroker()
-    if scheme in ("postgres", "postgresql"):
+    if scheme in ("postgres", "postgresql", "asyncpg", "psycopg"):
         return PostgresBroker(url)
     if scheme in ("redis", "rediss"):
         return RedisBroker(url)

@@ -83,6 +83,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.close(code=CLOSE_REFUSED, reason="too many connections")
         return
     conn = Connection(ws, member, session.id, settings.ws_queue_frames)
+    expires = session.expires_at
     hub.add(conn)
     conn.start()
     conn.offer(hub.hello(member))
@@ -91,16 +92,21 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         while not conn.closed:
             receiving = asyncio.ensure_future(ws.receive())
             ended = asyncio.ensure_future(conn.ended.wait())
+            # Wake at the idle limit, or when the session reaches its end.
+            left = (expires - settings.now()).total_seconds()
             done, _ = await asyncio.wait(
                 {receiving, ended},
-                timeout=settings.ws_idle_seconds,
+                timeout=max(0.0, min(settings.ws_idle_seconds, left)),
                 return_when=asyncio.FIRST_COMPLETED,
             )
             ended.cancel()
             if receiving not in done:
                 receiving.cancel()
                 if not conn.closed:
-                    conn.end(1000, "idle")  # no frame, not even a ping, for too long
+                    if left <= settings.ws_idle_seconds:
+                        conn.end(CLOSE_NO_SESSION, "session ended")
+                    else:
+                        conn.end(1000, "idle")  # no frame, not even a ping, for too long
                 break
             message = receiving.result()
             receiving = None
@@ -131,7 +137,7 @@ async def _handle(community: Community, conn: Connection, message: dict[str, Any
             conn.end(CLOSE_TOO_LARGE, "frame too large")
             return
     try:
-        frame = protocol.parse(data)
+        frame = protocol.parse(data, max_bytes=settings.ws_max_frame_bytes)
     except protocol.FrameError as error:
         if error.code == "too_large":
             conn.end(CLOSE_TOO_LARGE, "frame too large")
@@ -142,7 +148,7 @@ async def _handle(community: Community, conn: Connection, message: dict[str, Any
     if ref is None and isinstance(frame, protocol.Send):
         ref = frame.client_id
     if isinstance(frame, protocol.Ping):
-        conn.offer(protocol.encode("pong"))
+        conn.offer(protocol.encode("pong", ref=ref) if ref is not None else protocol.encode("pong"))
         return
     # Everything else is checked against the session and the member as they are now.
     member = await _member_now(community, conn)
@@ -153,7 +159,7 @@ async def _handle(community: Community, conn: Connection, message: dict[str, Any
     except CommunityError as refusal:
         conn.offer(_error_frame(refusal, ref))
         for notice in refusal.notices:
-            conn.offer(protocol.encode("notice", **notice))
+            conn.offer(protocol.encode("notice", **notice, ref=ref))
     except Exception:
         logger.exception("chat: a %s frame failed", type(frame).__name__)
         conn.offer(protocol.error("server_error", "Something went wrong; try again.", ref))

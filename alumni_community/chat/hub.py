@@ -68,6 +68,8 @@ class Subscription:
     last_seq: int = 0
     live: bool = False
     buffer: list[Message] = field(default_factory=list)
+    #: Edits, deletions and reactions heard while the backlog was read.
+    changes: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Connection:
@@ -256,6 +258,10 @@ class Hub:
         buffered, sub.buffer = sub.buffer, []
         for message in buffered:
             self._send_message(sub, message, None)
+        # Changes that committed during the read may be missing from the backlog.
+        changes, sub.changes = sub.changes, []
+        for kind, seq in dict.fromkeys(changes):
+            await self._changed(kind, room.id, seq, only=sub)
 
     async def unsubscribe(self, conn: Connection, room_id: int) -> None:
         sub = conn.subscriptions.pop(room_id, None)
@@ -341,8 +347,14 @@ class Hub:
         )
         sub.conn.offer(protocol.encode("message", **data))
 
-    async def _changed(self, kind: str, room_id: int, seq: int) -> None:
-        subs = list(self.rooms.get(room_id, ()))
+    async def _changed(
+        self, kind: str, room_id: int, seq: int, only: Subscription | None = None
+    ) -> None:
+        subs = [only] if only is not None else list(self.rooms.get(room_id, ()))
+        for sub in subs:
+            if not sub.live:
+                sub.changes.append((kind, seq))
+        subs = [s for s in subs if s.live]
         if not subs:
             return
         message = await Message.get_or_none(room_id=room_id, seq=seq).select_related("author")
@@ -350,7 +362,7 @@ class Hub:
             return
         reactions = (await self.chat.reactions([message.id])).get(message.id, {})
         for sub in subs:
-            if not sub.live or seq > sub.last_seq:
+            if seq > sub.last_seq:
                 continue  # it will arrive, as it is now, with the message itself
             member = sub.conn.member
             if kind == "reaction":

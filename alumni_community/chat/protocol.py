@@ -229,13 +229,13 @@ class _Invalid(Exception):
     """A field refused; ``parse`` adds the code and the ref."""
 
 
-def parse(data: str | bytes) -> ClientFrame:
+def parse(data: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> ClientFrame:
     """The client frame in ``data``, or ``FrameError`` saying why it is refused."""
     if not isinstance(data, str):
         raise FrameError("bad_frame", "binary frames are not accepted")
     # A character is at least one UTF-8 byte: no need to encode a long string to know.
-    if len(data) > MAX_FRAME_BYTES or len(data.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
-        raise FrameError("too_large", f"frames are limited to {MAX_FRAME_BYTES} bytes")
+    if len(data) > max_bytes or len(data.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise FrameError("too_large", f"frames are limited to {max_bytes} bytes")
     obj = _load(data)
     try:
         ref = _ref(obj)

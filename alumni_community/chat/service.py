@@ -276,6 +276,7 @@ class Chat:
 
     async def delete(self, member: Member, slug: str, seq: int) -> Message:
         room = await self.room(member, slug)
+        self.rooms.ensure_open(room)
         message = await self._own_or_moderated(member, room, seq)
         async with in_transaction():
             # The text is kept as a revision (author and moderators), not shown.
@@ -296,6 +297,7 @@ class Chat:
     ) -> dict[str, int]:
         room = await self.room(member, slug)
         self.moderation.ensure_may_write(member)
+        await self._writable(member, room)
         message = await Message.get_or_none(room_id=room.id, seq=seq, state=PostState.VISIBLE)
         if message is None:
             raise NotFound("No such message.")

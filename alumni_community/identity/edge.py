@@ -232,7 +232,9 @@ class AuthMiddleware:
                     await self.accounts.log_out(state.session)
                     state.member = state.session = None
                 member = await self.accounts.host_member(host_id)
-                if member is not None:
+                # A WebSocket cannot set a cookie: a session made for it would
+                # be unreachable. Pages sign the member in first.
+                if member is not None and conn.scope["type"] != "websocket":
                     try:
                         signed = await self.accounts.host_sign_in(
                             member, role, client=client_label(conn.headers.get("user-agent", ""))

@@ -466,6 +466,7 @@ class Accounts:
             "recovery_codes_left": await self.remaining_recovery_codes(member),
             "posts": await _posts_of(member.id),
             "notifications": await _notifications_of(member.id),
+            "messages": await _messages_of(member.id),
         }
 
     async def erase(
@@ -523,6 +524,13 @@ class Accounts:
             await Reaction.filter(member_id=member.id).delete()
             await ReadMarker.filter(member_id=member.id).delete()
             await Block.filter(Q(member_id=member.id) | Q(blocked_id=member.id)).delete()
+            # Direct conversations end: the other member sees that they left.
+            from ..rooms.models import RoomMembership
+
+            direct = await RoomMembership.filter(
+                member_id=member.id, room__direct=True
+            ).values_list("id", flat=True)
+            await RoomMembership.filter(id__in=list(direct)).delete()
             if delete_content:
                 await _erase_content(member.id)
         await self.member_changed(member.id)
@@ -750,4 +758,27 @@ async def _notifications_of(member_id: int) -> list[dict[str, Any]]:
             "read_at": n.read_at.isoformat() if n.read_at else None,
         }
         for n in rows
+    ]
+
+
+async def _messages_of(member_id: int) -> list[dict[str, Any]]:
+    """The member's chat messages (not deleted ones), with the room they are in."""
+    from ..chat.models import Message
+    from ..rooms.models import PostState
+
+    rows = (
+        await Message.filter(author_id=member_id)
+        .exclude(state=PostState.DELETED)
+        .order_by("id")
+        .select_related("room")
+    )
+    return [
+        {
+            "room": m.room.slug,
+            "seq": m.seq,
+            "body": m.body,
+            "state": str(m.state),
+            "created_at": m.created_at.isoformat(),
+        }
+        for m in rows
     ]

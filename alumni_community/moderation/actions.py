@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from ..chat.models import Message
 from ..errors import Forbidden, NotFound, RateLimited, ValidationFailed
 from ..identity import handles
 from ..identity.models import Member, MemberStatus, Role, Session
@@ -181,7 +183,7 @@ class Actions:
             raise ValidationFailed({"reason": ["one of " + ", ".join(FlagReason)]}) from None
         if why == FlagReason.OTHER and not note.strip():
             raise ValidationFailed({"note": ["say what is wrong"]})
-        post, member = await self._target(flagger, target_type, target_id)
+        target = await self._target(flagger, target_type, target_id)
         now = self.settings.now()
         if not is_moderator(flagger):
             allowed = self.settings.trust.flags_per_day(flagger.trust_level)
@@ -191,13 +193,12 @@ class Actions:
                 raise RateLimited(wait, "You have flagged a lot today; a moderator will look.")
             self.moderation.limiter.hit(key, Limit(allowed, 86_400), now.timestamp())
         weight = await self._weight(flagger)
-        ident = post.id if post is not None else member.id  # type: ignore[union-attr]
         try:
             async with in_transaction():
                 flag = await Flag.create(
                     flagger=flagger,
-                    target_type=target_type,
-                    target_id=ident,
+                    target_type=target.kind,
+                    target_id=target.id,
                     reason=why,
                     note=note[:1000],
                     weight=weight,
@@ -207,27 +208,35 @@ class Actions:
                 urgent = why == FlagReason.CRISIS or bool(
                     find_crisis(note, self.settings.crisis_phrases)
                 )
-                item, hidden = await self._review(post, member, why, now, urgent=urgent)
+                item, hidden = await self._review(target, why, now, urgent=urgent)
         except IntegrityError:
             raise ValidationFailed({"target": ["you have flagged this already"]}) from None
         # After commit: listeners never hold the database.
         if item is not None:
             await self.moderation.announce(item)
-        if hidden and post is not None:
+        if hidden and target.post is not None:
             await self.moderation.notifications.notify(
-                post.author_id,
+                target.post.author_id,
                 "post_hidden",
                 "<p>Members flagged one of your posts, so it is hidden until a moderator "
                 "looks at it. You can edit it, or appeal once.</p>",
-                target=("post", post.id),
+                target=("post", target.post.id),
             )
+        if hidden and target.message is not None:
+            message = target.message
+            await self.moderation.notifications.notify(
+                message.author_id,
+                "message_hidden",
+                "<p>Members flagged one of your chat messages, so it is hidden until a "
+                "moderator looks at it.</p>",
+                target=("message", message.id),
+            )
+            await self.moderation.message_changed(message.room_id, message.seq)
         return flag
 
-    async def _target(
-        self, flagger: Member, target_type: str, target_id: Any
-    ) -> tuple[Post | None, Member | None]:
+    async def _target(self, flagger: Member, target_type: str, target_id: Any) -> _Target:
         if target_type == "post":
-            if not isinstance(target_id, int):
+            if not isinstance(target_id, int) or isinstance(target_id, bool):
                 raise ValidationFailed({"target": ["a post's id is a number"]})
             post = await Post.get_or_none(id=target_id).select_related("thread__room")
             if post is None or post.state == PostState.DELETED:
@@ -241,80 +250,100 @@ class Actions:
                 and not is_moderator(flagger)
             ):
                 raise NotFound("No such post.")
-            return post, None
+            return _Target("post", post.id, post=post)
+        if target_type == "message":
+            if not isinstance(target_id, int) or isinstance(target_id, bool):
+                raise ValidationFailed({"target": ["a message's id is a number"]})
+            message = await Message.get_or_none(id=target_id).select_related("room")
+            if message is None or message.state != PostState.VISIBLE:
+                raise NotFound("No such message.")
+            # A message in a room (or a direct conversation) the flagger
+            # cannot see does not exist for them.
+            await self.rooms.visible_room(flagger, message.room.slug)
+            return _Target("message", message.id, message=message)
         if target_type == "member":
             member = await Member.get_or_none(handle_key=handles.key(str(target_id))[:64])
             if member is None or member.status == MemberStatus.ERASED:
                 raise NotFound("No member has that handle.")
-            return None, member
+            return _Target("member", member.id, member=member)
         raise ValidationFailed(
-            {"target": ["type must be post or member (messages and listings come later)"]}
+            {"target": ["type must be post, message or member (listings come later)"]}
         )
 
     async def _review(
-        self,
-        post: Post | None,
-        member: Member | None,
-        why: FlagReason,
-        now: dt.datetime,
-        *,
-        urgent: bool,
+        self, target: _Target, why: FlagReason, now: dt.datetime, *, urgent: bool
     ) -> tuple[ReviewItem | None, bool]:
-        """Hide the post if its flags weigh enough.
+        """Hide a post or message if its flags weigh enough; open or raise a review item.
 
-        Returns the new review item, if one was opened, and whether the post was hidden now.
+        Returns the new (or newly urgent) review item, and whether the content was hidden now.
         """
         urgency = Urgency.CRISIS if urgent else Urgency.NORMAL
         kind = ReviewKind.CRISIS if why == FlagReason.CRISIS else ReviewKind.FLAGGED
-        hidden = False
-        if post is not None:
-            # Crisis flags call a moderator; they never count towards hiding.
-            weights: list[int] = (
-                await Flag.filter(  # type: ignore[assignment]
-                    target_type="post", target_id=post.id, status=FlagStatus.OPEN
-                )
-                .exclude(reason=FlagReason.CRISIS)
-                .values_list("weight", flat=True)
-            )
-            weight = sum(weights)
-            # Crisis flags bring a moderator, not a hiding: the post must not vanish.
-            if (
-                weight >= self.settings.trust.hide_weight
-                and post.state == PostState.VISIBLE
-                and why != FlagReason.CRISIS
-            ):
-                from ..rooms.service import set_post_state
-
-                await set_post_state(post, PostState.HIDDEN, now)
-                hidden = True
-                await audit(
-                    None, "auto_hide", "post", post.id, reason=f"flag weight {weight}", at=now
-                )
-            open_item = await ReviewItem.filter(
-                post_id=post.id, kind=kind, state__in=[ReviewState.OPEN, ReviewState.CLAIMED]
-            ).first()
-            if open_item is None:
-                item = await ReviewItem.create(
-                    kind=kind,
-                    urgency=urgency,
-                    post=post,
-                    created_at=now,
-                    reason=f"flagged: {why}",
-                )
-                return item, hidden
-            open_item.reason += f", {why}"
-            raised = int(urgency) > int(open_item.urgency)
-            open_item.urgency = max(int(open_item.urgency), int(urgency))
-            await open_item.save(update_fields=["reason", "urgency"])
-            # Newly urgent: the live alert goes out as for a new item.
-            return (open_item if raised else None), hidden
-        else:
-            assert member is not None
+        if target.member is not None:
             item = await ReviewItem.create(
                 kind=kind,
                 urgency=urgency,
                 created_at=now,
-                subject=member,
+                subject=target.member,
                 reason=f"flagged: {why}",
             )
             return item, False
+        # Crisis flags call a moderator; they never count towards hiding.
+        weights: list[int] = (
+            await Flag.filter(  # type: ignore[assignment]
+                target_type=target.kind, target_id=target.id, status=FlagStatus.OPEN
+            )
+            .exclude(reason=FlagReason.CRISIS)
+            .values_list("weight", flat=True)
+        )
+        weight = sum(weights)
+        content = target.post or target.message
+        assert content is not None
+        hidden = False
+        # Crisis flags bring a moderator, not a hiding: the words must not vanish.
+        if (
+            weight >= self.settings.trust.hide_weight
+            and content.state == PostState.VISIBLE
+            and why != FlagReason.CRISIS
+        ):
+            if target.post is not None:
+                from ..rooms.service import set_post_state
+
+                await set_post_state(target.post, PostState.HIDDEN, now)
+            else:
+                await Message.filter(id=target.id).update(state=PostState.HIDDEN)
+            hidden = True
+            await audit(
+                None, "auto_hide", target.kind, target.id, reason=f"flag weight {weight}", at=now
+            )
+        about = {"post_id": target.id} if target.post is not None else {"message_id": target.id}
+        open_item = await ReviewItem.filter(
+            **about, kind=kind, state__in=[ReviewState.OPEN, ReviewState.CLAIMED]
+        ).first()
+        if open_item is None:
+            item = await ReviewItem.create(
+                kind=kind,
+                urgency=urgency,
+                post=target.post,
+                message=target.message,
+                created_at=now,
+                reason=f"flagged: {why}",
+            )
+            return item, hidden
+        open_item.reason += f", {why}"
+        raised = int(urgency) > int(open_item.urgency)
+        open_item.urgency = max(int(open_item.urgency), int(urgency))
+        await open_item.save(update_fields=["reason", "urgency"])
+        # Newly urgent: the live alert goes out as for a new item.
+        return (open_item if raised else None), hidden
+
+
+@dataclass
+class _Target:
+    """What a flag is about: a post, a chat message or a member."""
+
+    kind: str
+    id: int
+    post: Post | None = None
+    message: Message | None = None
+    member: Member | None = None

@@ -142,6 +142,14 @@ class Moderation:
         #: (hidden by flags, approved, rejected), so live clients update it.
         self.message_listeners: list[Callable[[int, int], Awaitable[None]]] = []
 
+    async def message_changed(self, room_id: int, seq: int) -> None:
+        """A chat message's state changed here: live clients update it."""
+        for listener in self.message_listeners:
+            try:
+                await listener(room_id, seq)
+            except Exception:
+                logger.exception("message listener failed")
+
     def on_review(self, listener: Listener) -> None:
         """Call ``listener`` with every new review item (how urgent items reach moderators live)."""
         self._listeners.append(listener)
@@ -488,7 +496,14 @@ class Moderation:
             raise ValidationFailed({"status": ["must be open, claimed or resolved"]}) from None
         items = (
             await ReviewItem.filter(state=wanted)
-            .select_related("post__author", "post__thread__room", "claimed_by", "subject")
+            .select_related(
+                "post__author",
+                "post__thread__room",
+                "message__author",
+                "message__room",
+                "claimed_by",
+                "subject",
+            )
             .order_by("-urgency", "created_at", "id")
             .limit(100)
         )
@@ -500,13 +515,19 @@ class Moderation:
     ) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """The flags on the items' posts and members, in one query."""
         posts = {i.post_id for i in items if i.post_id is not None}
-        members = {i.subject_id for i in items if i.post_id is None and i.subject_id is not None}
-        if not posts and not members:
+        messages = {i.message_id for i in items if i.message_id is not None}
+        members = {
+            i.subject_id
+            for i in items
+            if i.post_id is None and i.message_id is None and i.subject_id is not None
+        }
+        if not posts and not members and not messages:
             return {}
         found: dict[tuple[str, int], list[dict[str, Any]]] = {}
         rows = (
             await Flag.filter(
                 Q(target_type="post", target_id__in=list(posts) or [0])
+                | Q(target_type="message", target_id__in=list(messages) or [0])
                 | Q(target_type="member", target_id__in=list(members) or [0])
             )
             .select_related("flagger")
@@ -527,7 +548,14 @@ class Moderation:
 
     async def item_with_flags(self, item: ReviewItem) -> dict[str, Any]:
         """One item as the queue shows it, its flags included."""
-        await item.fetch_related("post__author", "post__thread__room", "claimed_by", "subject")
+        await item.fetch_related(
+            "post__author",
+            "post__thread__room",
+            "message__author",
+            "message__room",
+            "claimed_by",
+            "subject",
+        )
         return self.item_json(item, await self._flags_on([item]))
 
     def item_json(
@@ -537,8 +565,39 @@ class Moderation:
     ) -> dict[str, Any]:
         from ..identity.service import member_json
 
-        post = item.post
-        key = ("post", item.post_id) if item.post_id is not None else ("member", item.subject_id)
+        post, message = item.post, item.message
+        key = (
+            ("post", item.post_id)
+            if item.post_id is not None
+            else ("message", item.message_id)
+            if item.message_id is not None
+            else ("member", item.subject_id)
+        )
+        target: dict[str, Any] | None
+        if post is not None:
+            target = {
+                "type": "post",
+                "id": post.id,
+                "thread": post.thread_id,
+                "room": post.thread.room.slug,
+                "author": member_json(post.author),
+                "html": post.html,
+                "state": str(post.state),
+            }
+        elif message is not None:
+            target = {
+                "type": "message",
+                "id": message.id,
+                "room": message.room.slug,
+                "seq": message.seq,
+                "author": member_json(message.author),
+                "html": message.html,
+                "state": str(message.state),
+            }
+        elif item.subject is not None:
+            target = {"type": "member", "member": member_json(item.subject)}
+        else:
+            target = None
         return {
             "flags": (flags or {}).get(key, []),  # type: ignore[arg-type]
             "id": item.id,
@@ -548,19 +607,7 @@ class Moderation:
             "reason": item.reason,
             "created_at": item.created_at.isoformat(),
             "claimed_by": item.claimed_by.handle if item.claimed_by else None,
-            "target": (
-                {"type": "member", "member": member_json(item.subject)} if item.subject else None
-            )
-            if post is None
-            else {
-                "type": "post",
-                "id": post.id,
-                "thread": post.thread_id,
-                "room": post.thread.room.slug,
-                "author": member_json(post.author),
-                "html": post.html,
-                "state": str(post.state),
-            },
+            "target": target,
         }
 
     async def decide(self, moderator: Member, item_id: int, decision: str, note: str) -> ReviewItem:
@@ -569,7 +616,9 @@ class Moderation:
             raise ValidationFailed({"decision": ["must be approve, reject or escalate"]})
         if decision == "reject" and not note.strip():
             raise ValidationFailed({"note": ["say why: the author is shown the reason"]})
-        item = await ReviewItem.get_or_none(id=item_id).select_related("post__author", "subject")
+        item = await ReviewItem.get_or_none(id=item_id).select_related(
+            "post__author", "message", "subject"
+        )
         if item is None:
             raise NotFound("No such review item.")
         if item.recused_id == moderator.id:
@@ -616,6 +665,21 @@ class Moderation:
             if item.kind == ReviewKind.APPEAL and decision == "approve":
                 await Post.filter(id=post.id).update(moderation_note="")
             await self._tell_author(item, post, was, decision, note)
+        elif item.message is not None:
+            message = item.message
+            flag_target = ("message", message.id)
+            if decision == "approve" and message.state in (PostState.PENDING, PostState.HIDDEN):
+                await Message.filter(id=message.id).update(state=PostState.VISIBLE)
+            elif decision == "reject" and message.state != PostState.DELETED:
+                await Message.filter(id=message.id).update(state=PostState.REJECTED)
+                await self.notifications.notify(
+                    message.author_id,
+                    "message_rejected",
+                    f"<p>A moderator removed one of your chat messages. "
+                    f"The reason: {escape(note)}</p>",
+                    target=("message", message.id),
+                )
+            await self.message_changed(message.room_id, message.seq)
         elif item.subject is not None:
             if item.kind == ReviewKind.APPEAL:
                 lifted = 0
@@ -719,7 +783,7 @@ class Moderation:
                 else FlagStatus.DISAGREED
             )
         await Flag.bulk_update(flags, fields=["status"])
-        what = "post" if kind == "post" else "member"
+        what = {"post": "post", "message": "chat message"}.get(kind, "member")
         outcome = (
             f"<p>Thank you: a moderator agreed with your flag on a {what}.</p>"
             if agreed

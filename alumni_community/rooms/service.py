@@ -103,6 +103,13 @@ class Rooms:
             raise NotFound("No such room.")
         return room
 
+    async def forum_room(self, member: Member, slug: str) -> Room:
+        """A room with threads: direct conversations are chat only."""
+        room = await self.visible_room(member, slug)
+        if room.direct:
+            raise NotFound("No such room.")
+        return room
+
     async def _may_see(self, member: Member, room: Room) -> bool:
         # A direct conversation is its two members' alone, moderators
         # included: a flagged message reaches them through the queue.
@@ -308,7 +315,7 @@ class Rooms:
     # -- threads ---------------------------------------------------------------
 
     async def list_threads(self, member: Member, slug: str, cursor: str | None) -> Page:
-        room = await self.visible_room(member, slug)
+        room = await self.forum_room(member, slug)
         query = Thread.filter(room_id=room.id, deleted=False)
         if not is_moderator(member):
             query = query.filter(Q(post_count__gt=0) | Q(author_id=member.id))
@@ -356,7 +363,7 @@ class Rooms:
     async def create_thread(
         self, member: Member, slug: str, title: str, body: str, *, confirm: bool
     ) -> tuple[Thread, Post, list[Notice]]:
-        room = await self.visible_room(member, slug)
+        room = await self.forum_room(member, slug)
         raw_title = " ".join(title.split())
         async with self.moderation.help_on_refusal(member, f"{raw_title}\n{body}"):
             errors = {}

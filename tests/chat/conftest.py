@@ -101,6 +101,16 @@ async def until(ws: ClientConnection, kind: str, wait: float = 5) -> dict[str, A
             return got
 
 
+async def both(ws: ClientConnection, *kinds: str) -> dict[str, dict[str, Any]]:
+    """One frame of each kind, in whatever order they come (e.g. a message and its notice)."""
+    got: dict[str, dict[str, Any]] = {}
+    while len(got) < len(kinds):
+        one = await frame(ws)
+        if one["type"] in kinds:
+            got[one["type"]] = one
+    return got
+
+
 async def messages(ws: ClientConnection, count: int, wait: float = 10) -> list[dict[str, Any]]:
     found = []
     while len(found) < count:
@@ -111,9 +121,12 @@ async def messages(ws: ClientConnection, count: int, wait: float = 10) -> list[d
 
 
 @pytest.fixture
-async def chat(database_url: str) -> AsyncIterator[ChatWorld]:
+async def chat(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[ChatWorld]:
     await clone_migrated(database_url)
-    settings = make_settings(database_url, allowed_origins=["https://other.example"])
+    marker = request.node.get_closest_marker("chat_settings")
+    settings = make_settings(
+        database_url, allowed_origins=["https://other.example"], **(marker.kwargs if marker else {})
+    )
     community = Community(settings)
     watch = LeakWatch(Starlette(routes=[Mount("/community", app=community)]))
     port = free_port()

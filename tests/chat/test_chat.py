@@ -8,9 +8,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from alumni_community.chat.models import Message
-from alumni_community.identity.models import Role
+from alumni_community.identity.models import Member, Role
 
-from .conftest import ChatWorld, frame, make_room, messages, send, until
+from .conftest import ChatWorld, both, frame, make_room, messages, send, until
 
 pytestmark = pytest.mark.anyio
 
@@ -246,11 +246,7 @@ async def test_crisis_messages_are_delivered_with_help_and_alert_moderators(
     ws = await chat.join(river, "lounge")
     await send(ws, type="send", room="lounge", body="I want to kill myself", client_id="k1")
     # The notice (tied to the send by its ref) and the message, in either order.
-    got = {}
-    while len(got) < 2:
-        one = await frame(ws)
-        if one["type"] in ("message", "notice"):
-            got[one["type"]] = one
+    got = await both(ws, "message", "notice")
     assert got["message"]["state"] == "visible"
     notice = got["notice"]
     assert notice["kind"] == "crisis_resources" and "988" in notice["html"]
@@ -305,3 +301,168 @@ async def test_direct_conversations(chat: ChatWorld) -> None:
     await send(a, type="send", room=slug, body="hello?", client_id="d3")
     left = await until(a, "error")
     assert left["code"] == "forbidden" and "left" in left["detail"]
+
+
+async def test_flagged_messages_hide_and_moderators_decide_them(chat: ChatWorld) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    river = await chat.member("river")
+    flaggers = [await chat.member(f"flagger-{i}", trust=2) for i in range(2)]
+    await make_room(mod, "lounge")
+    author = await chat.join(river, "lounge")
+    reader = await chat.join(flaggers[0], "lounge")
+    await send(author, type="send", room="lounge", body="buy pills here", client_id="f1")
+    message = (await messages(reader, 1))[0]
+    target = {"type": "message", "id": message["id"]}
+    for flagger in flaggers:
+        made = await flagger.http.post("/flags", json={"target": target, "reason": "spam"})
+        assert made.status_code == 201, made.text
+    hidden = await until(reader, "deleted")  # gone for readers at once
+    assert hidden == {"type": "deleted", "room": "lounge", "seq": message["seq"]}
+    own = await until(author, "edited")  # the author still sees it, marked hidden
+    assert own["state"] == "hidden"
+    history = (await flaggers[1].http.get("/rooms/lounge/messages")).json()["items"]
+    assert history == []
+
+    item = (await mod.http.get("/moderation/queue")).json()["items"][0]
+    assert item["target"]["type"] == "message" and item["target"]["seq"] == message["seq"]
+    assert {f["flagger"] for f in item["flags"]} == {"flagger-0", "flagger-1"}
+    await mod.http.post(f"/moderation/queue/{item['id']}", json={"decision": "approve"})
+    back = await until(reader, "edited")
+    assert back["state"] == "visible" and back["html"] == "<p>buy pills here</p>\n"
+
+    # Outsiders cannot flag what they cannot see.
+    await make_room(mod, "hidden", visibility="private")
+    secret = await chat.join(mod, "hidden")
+    await send(secret, type="send", room="hidden", body="staff only", client_id="h1")
+    hidden_id = (await messages(secret, 1))[0]["id"]
+    refused = await river.http.post(
+        "/flags", json={"target": {"type": "message", "id": hidden_id}, "reason": "spam"}
+    )
+    assert refused.status_code == 404
+
+
+async def test_held_messages_reach_others_only_once_approved(chat: ChatWorld) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    river = await chat.member("river")
+    lake = await chat.member("lake")
+    await make_room(mod, "lounge")
+    await mod.http.post("/moderation/watched-words", json={"pattern": "dealer", "action": "hold"})
+    a = await chat.join(river, "lounge")
+    b = await chat.join(lake, "lounge")
+    await send(a, type="send", room="lounge", body="any dealer around?", client_id="w1")
+    got = await both(a, "message", "notice")
+    mine = got["message"]
+    assert mine["state"] == "pending"
+    assert got["notice"]["kind"] == "held_for_review"
+    with pytest.raises(TimeoutError):
+        await until(b, "message", wait=0.5)
+    item = (await mod.http.get("/moderation/queue")).json()["items"][0]
+    await mod.http.post(f"/moderation/queue/{item['id']}", json={"decision": "approve"})
+    shown = await until(b, "edited")
+    assert shown["seq"] == mine["seq"] and shown["state"] == "visible"
+
+
+@pytest.mark.chat_settings(ws_queue_frames=16)
+async def test_a_slow_reader_is_closed_and_others_keep_receiving(chat: ChatWorld) -> None:
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    lake = await chat.member("lake")
+    river = await chat.member("river")
+    await make_room(mod, "lounge")
+    # A client that stops reading: its own buffers are tiny, so TCP pushes back.
+    slow = await chat.connect(river, max_queue=1, max_size=2**20)
+    await until(slow, "hello")
+    await send(slow, type="subscribe", room="lounge", since=None)
+    await until(slow, "subscribed")
+    fast = await chat.join(lake, "lounge")
+    sender = await chat.join(mod, "lounge")
+    body = "x" * 3900
+    river_id = (await Member.get(handle="river")).id
+    sent = 0
+    while chat.community.hub.connections_of(river_id) and sent < 3000:
+        for _ in range(20):
+            await send(sender, type="send", room="lounge", body=body, client_id=f"b{sent}")
+            sent += 1
+        # The fast reader keeps up throughout.
+        assert len(await messages(fast, 20)) == 20
+    assert not chat.community.hub.connections_of(river_id), f"still open after {sent}"
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await frame(slow, wait=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
+
+
+async def test_a_lost_broker_connection_delays_but_never_loses(chat: ChatWorld) -> None:
+    if chat.community.settings.database_engine != "postgres":
+        pytest.skip("the in-memory broker of SQLite mode has no connection to lose")
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    lake = await chat.member("lake")
+    await make_room(mod, "lounge")
+    reader = await chat.join(lake, "lounge")
+    sender = await chat.join(mod, "lounge")
+    broker = chat.community.broker
+    assert broker is not None and broker.reconnects == 0
+    conn = chat.community.database.connection()
+    listening = await conn.execute_query_dict(
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"
+    )
+    assert listening, "the broker listens on its own connection"
+    await conn.execute_query("SELECT pg_terminate_backend($1)", [listening[0]["pid"]])
+    for i in range(5):
+        await send(sender, type="send", room="lounge", body=f"while down {i}", client_id=f"d{i}")
+    got = await messages(reader, 5, wait=20)
+    assert [m["seq"] for m in got] == [1, 2, 3, 4, 5]
+    assert broker.reconnects >= 1
+
+
+@pytest.mark.chat_settings(ws_idle_seconds=1, ws_connections_per_member=2)
+async def test_idle_sockets_close_and_connections_per_member_are_limited(
+    chat: ChatWorld,
+) -> None:
+    river = await chat.member("river")
+    first = await chat.connect(river)
+    await until(first, "hello")
+    second = await chat.connect(river)
+    await until(second, "hello")
+    third = await chat.connect(river)
+    with pytest.raises(ConnectionClosed) as closed:
+        await frame(third)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    # A client that pings stays; one that says nothing is closed.
+    for _ in range(3):
+        await send(second, type="ping")
+        assert (await until(second, "pong"))["type"] == "pong"
+        await asyncio.sleep(0.5)
+    with pytest.raises(ConnectionClosed) as closed:
+        await frame(first, wait=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+
+
+async def test_export_and_erasure_cover_chat(chat: ChatWorld) -> None:
+    from alumni_community.chat.models import Reaction
+    from alumni_community.rooms.models import RoomMembership
+
+    river = await chat.member("river")
+    lake = await chat.member("lake")
+    slug = (await river.http.post("/direct", json={"handle": "lake"})).json()["slug"]
+    # A direct conversation has no threads.
+    threads = await river.http.post(f"/rooms/{slug}/threads", json={"title": "t", "body": "b"})
+    assert threads.status_code == 404
+    a = await chat.join(river, slug)
+    b = await chat.join(lake, slug)
+    await send(a, type="send", room=slug, body="my words", client_id="e1")
+    seq = (await messages(b, 1))[0]["seq"]
+    await send(a, type="react", room=slug, seq=seq, emoji="👍")
+    await until(b, "reaction")
+    export = (await river.http.get("/me/export")).json()
+    assert [(m["room"], m["body"]) for m in export["messages"]] == [(slug, "my words")]
+
+    erased = await river.http.request(
+        "DELETE", "/me", json={"password": "a long enough passphrase", "delete_content": True}
+    )
+    assert erased.status_code == 204, erased.text
+    assert await Reaction.all().count() == 0
+    assert await RoomMembership.filter(room__slug=slug).count() == 1  # lake alone
+    stored = await Message.get(seq=seq, room__slug=slug)
+    assert (stored.body, stored.html, stored.state) == ("", "", "deleted")
+    await send(b, type="send", room=slug, body="hello?", client_id="e2")
+    assert "left" in (await until(b, "error"))["detail"]
