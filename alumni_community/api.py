@@ -13,6 +13,7 @@ from .identity.edge import cookie_name
 from .moderation import api as moderation_api
 from .notifications import api as notifications_api
 from .openapi import document, operation
+from .opportunities import api as opportunities_api
 from .rooms import api as rooms_api
 
 __all__ = ["routes"]
@@ -64,4 +65,5 @@ routes: list[BaseRoute] = [
     *moderation_api.routes,
     *notifications_api.routes,
     *chat_api.routes,
+    *opportunities_api.routes,
 ]

@@ -42,6 +42,7 @@ from .identity.service import Accounts
 from .moderation.actions import Actions
 from .moderation.service import Moderation
 from .notifications.service import Notifications
+from .opportunities.service import Board
 from .problems import ErrorMiddleware, community_error_handler, http_exception_handler
 from .rooms.service import Rooms
 from .settings import Settings
@@ -71,6 +72,8 @@ class Community:
         self.actions = Actions(self.settings, self.moderation, self.rooms)
         self.chat = Chat(self.settings, self.moderation, self.rooms)
         self.hub = Hub(self.settings, self.chat)
+        self.board = Board(self.settings, self.moderation, self.notifications)
+        self.moderation.listing_listeners.append(self.board.decided)
         self.broker: Broker | None = None
         self._wire_events()
         self._started = False

@@ -84,6 +84,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "alumni_community.identity.models",
     "alumni_community.moderation.models",
     "alumni_community.notifications.models",
+    "alumni_community.opportunities.models",
     "alumni_community.rooms.models",
 )
 

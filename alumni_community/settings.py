@@ -119,6 +119,10 @@ class Settings:
     #: ``gap`` and pages through ``GET /rooms/{slug}/messages``.
     chat_backlog_limit: int = 500
 
+    #: The community's IANA time zone: times are shown in it to members who
+    #: have not chosen their own.
+    timezone: str = "UTC"
+
     #: Seconds after sending in which the author may edit or delete a
     #: message (room moderators always may): long enough to fix a typo,
     #: short enough that replies keep their meaning.
@@ -248,6 +252,14 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(name, "must be a whole number of at least 1")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.timezone)
+        except (ValueError, KeyError, TypeError, OSError):
+            raise ConfigurationError(
+                "timezone", f"{self.timezone!r} is not an IANA time zone such as America/Chicago"
+            ) from None
         if not isinstance(self.chat_edit_window_seconds, int) or self.chat_edit_window_seconds < 0:
             raise ConfigurationError("chat_edit_window_seconds", "must be 0 or more")
 

@@ -53,6 +53,10 @@ class Member(Model):
     bio_html = fields.TextField(default="")
     sobriety_date = fields.DateField(null=True)
     share_milestones = fields.BooleanField(default=False)
+    # Confirmed service hours on the public profile: off unless the member says so.
+    share_service_hours = fields.BooleanField(default=False)
+    # IANA time zone for showing times ("" = the community's default).
+    timezone = fields.CharField(max_length=64, default="")
     # argon2id hash, NULL for members who only come in through the host.
     password_hash = fields.CharField(max_length=255, null=True)
     # HMAC-SHA256 of the host's user id, hex, NULL for standalone members.

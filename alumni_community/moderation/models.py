@@ -9,6 +9,7 @@ from tortoise.models import Model
 
 from ..chat.models import Message
 from ..identity.models import Member
+from ..opportunities.models import Opportunity
 from ..rooms.models import Post
 
 __all__ = [
@@ -61,6 +62,7 @@ class ReviewItem(Model):
     recused_id: int | None
     post_id: int | None
     message_id: int | None
+    opportunity_id: int | None
     subject_id: int | None
 
     id = fields.IntField(primary_key=True)
@@ -75,6 +77,13 @@ class ReviewItem(Model):
     # Or a chat message.
     message: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
         "alumni_community.Message",
+        related_name="review_items",
+        null=True,
+        on_delete=fields.CASCADE,
+    )
+    # Or a listing on the service board.
+    opportunity: fields.ForeignKeyNullableRelation[Opportunity] = fields.ForeignKeyField(
+        "alumni_community.Opportunity",
         related_name="review_items",
         null=True,
         on_delete=fields.CASCADE,

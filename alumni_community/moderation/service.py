@@ -138,6 +138,8 @@ class Moderation:
         self.limiter = MemoryLimiter()
         self._listeners: list[Listener] = []
         self._watched: tuple[float, WatchedMatcher] | None = None
+        #: Called with (item, decision, note) after a listing's item is decided.
+        self.listing_listeners: list[Callable[[ReviewItem, str, str], Awaitable[None]]] = []
         #: Called with (room id, seq) after a chat message's state changed here
         #: (hidden by flags, approved, rejected), so live clients update it.
         self.message_listeners: list[Callable[[int, int], Awaitable[None]]] = []
@@ -501,6 +503,7 @@ class Moderation:
                 "post__thread__room",
                 "message__author",
                 "message__room",
+                "opportunity__organizer",
                 "claimed_by",
                 "subject",
             )
@@ -553,6 +556,7 @@ class Moderation:
             "post__thread__room",
             "message__author",
             "message__room",
+            "opportunity__organizer",
             "claimed_by",
             "subject",
         )
@@ -594,6 +598,16 @@ class Moderation:
                 "html": message.html,
                 "state": str(message.state),
             }
+        elif item.opportunity is not None:
+            listing = item.opportunity
+            target = {
+                "type": "opportunity",
+                "id": listing.id,
+                "title": listing.title,
+                "organizer": member_json(listing.organizer),
+                "html": listing.html,
+                "status": str(listing.status),
+            }
         elif item.subject is not None:
             target = {"type": "member", "member": member_json(item.subject)}
         else:
@@ -617,7 +631,7 @@ class Moderation:
         if decision == "reject" and not note.strip():
             raise ValidationFailed({"note": ["say why: the author is shown the reason"]})
         item = await ReviewItem.get_or_none(id=item_id).select_related(
-            "post__author", "message", "subject"
+            "post__author", "message", "opportunity", "subject"
         )
         if item is None:
             raise NotFound("No such review item.")
@@ -680,6 +694,10 @@ class Moderation:
                     target=("message", message.id),
                 )
             await self.message_changed(message.room_id, message.seq)
+        elif item.opportunity is not None:
+            flag_target = ("opportunity", item.opportunity.id)
+            for listener in self.listing_listeners:
+                await listener(item, decision, note)
         elif item.subject is not None:
             if item.kind == ReviewKind.APPEAL:
                 lifted = 0

@@ -1,0 +1,1 @@
+"""The service board: ways to serve, slots, sign-ups, waitlists, hours; sponsorship."""

@@ -1,0 +1,298 @@
+"""HTTP routes of the service board. Thin: the rules are in the service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..errors import ValidationFailed
+from ..identity.edge import require_member
+from ..openapi import operation
+from ..requests import read_json, string_fields
+from .service import Board
+
+__all__ = ["routes"]
+
+OBJECT: dict[str, Any] = {"type": "object"}
+PAGE = {
+    "type": "object",
+    "required": ["items", "next"],
+    "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "next": {"type": ["string", "null"]},
+    },
+}
+SIGNED_UP = {
+    "type": "object",
+    "required": ["status", "position"],
+    "properties": {
+        "status": {"type": "string", "enum": ["confirmed", "waitlisted"]},
+        "position": {"type": ["integer", "null"]},
+    },
+}
+
+
+def _board(request: Request) -> Board:
+    board: Board = request.app.state.community.board
+    return board
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return await read_json(request, max_bytes=request.app.state.settings.max_body_bytes)
+
+
+def _id(request: Request) -> int:
+    return int(request.path_params["id"])
+
+
+@operation(
+    summary="Ways to serve: open listings (and your own waiting for review)",
+    errors=(422,),
+    query={
+        "kind": {"type": "string"},
+        "tag": {"type": "string"},
+        "upcoming": {"type": "boolean"},
+        "open_seats": {"type": "boolean"},
+        "cursor": {"type": "string"},
+    },
+    response=PAGE,
+    tags=("service board",),
+)
+async def list_opportunities(request: Request) -> Response:
+    member, _ = require_member(request)
+    params = request.query_params
+    page = await _board(request).page(member, dict(params), params.get("cursor"))
+    return JSONResponse(page)
+
+
+@operation(
+    summary="List a way to serve, with its slots (held for review below trust level 2)",
+    status=201,
+    errors=(403,),
+    request={
+        "type": "object",
+        "required": ["title", "kind", "slots"],
+        "properties": {
+            "title": {"type": "string"},
+            "body": {"type": "string"},
+            "kind": {
+                "type": "string",
+                "enum": ["volunteer", "meeting_service", "mentoring", "sponsorship", "other"],
+            },
+            "location": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "min_sober_days": {"type": ["integer", "null"]},
+            "slots": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    response=OBJECT,
+    tags=("service board",),
+)
+async def create_opportunity(request: Request) -> Response:
+    member, _ = require_member(request)
+    board = _board(request)
+    opportunity, notices = await board.create(member, await _body(request))
+    body = await board.detail(member, opportunity.id)
+    if notices:
+        body["notices"] = [n.as_json() for n in notices]
+    return JSONResponse(body, status_code=201)
+
+
+@operation(
+    summary="One listing with its slots and handles-only rosters",
+    errors=(404,),
+    response=OBJECT,
+    tags=("service board",),
+)
+async def get_opportunity(request: Request) -> Response:
+    member, _ = require_member(request)
+    return JSONResponse(await _board(request).detail(member, _id(request)))
+
+
+@operation(
+    summary="Open, close or cancel a listing (its organizer)",
+    errors=(403, 404, 409),
+    request={
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["open", "closed", "cancelled"]}},
+    },
+    response=OBJECT,
+    tags=("service board",),
+)
+async def patch_opportunity(request: Request) -> Response:
+    member, _ = require_member(request)
+    (status,) = string_fields(await _body(request), "status")
+    board = _board(request)
+    await board.set_status(member, _id(request), status)
+    return JSONResponse(await board.detail(member, _id(request)))
+
+
+@operation(
+    summary="Message everyone signed up (its organizer)",
+    errors=(403, 404),
+    request={"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+    response={"type": "object", "properties": {"told": {"type": "integer"}}},
+    tags=("service board",),
+)
+async def message_participants(request: Request) -> Response:
+    member, _ = require_member(request)
+    (text,) = string_fields(await _body(request), "text")
+    told = await _board(request).message(member, _id(request), text)
+    return JSONResponse({"told": told})
+
+
+@operation(
+    summary="Sign up for a slot: confirmed, or wait-listed with a position",
+    status=201,
+    errors=(403, 404, 409),
+    response=SIGNED_UP,
+    tags=("service board",),
+)
+async def sign_up(request: Request) -> Response:
+    member, _ = require_member(request)
+    done = await _board(request).sign_up(member, _id(request))
+    return JSONResponse({"status": str(done.status), "position": done.position}, status_code=201)
+
+
+@operation(
+    summary="Cancel your sign-up; the first wait-listed member is promoted",
+    status=204,
+    errors=(404, 409),
+    tags=("service board",),
+)
+async def cancel(request: Request) -> Response:
+    member, _ = require_member(request)
+    await _board(request).cancel(member, _id(request))
+    return Response(status_code=204)
+
+
+@operation(
+    summary="Hide yourself from the roster other participants see (or show yourself)",
+    errors=(404,),
+    request={
+        "type": "object",
+        "required": ["hidden"],
+        "properties": {"hidden": {"type": "boolean"}},
+    },
+    response=OBJECT,
+    tags=("service board",),
+)
+async def patch_my_signup(request: Request) -> Response:
+    member, _ = require_member(request)
+    hidden = (await _body(request)).get("hidden")
+    if not isinstance(hidden, bool):
+        raise ValidationFailed({"hidden": ["true or false"]})
+    await _board(request).set_hidden(member, _id(request), hidden)
+    return JSONResponse({"hidden": hidden})
+
+
+@operation(
+    summary="Take a participant off a slot (its organizer)",
+    status=204,
+    errors=(403, 404),
+    tags=("service board",),
+)
+async def remove_participant(request: Request) -> Response:
+    member, _ = require_member(request)
+    await _board(request).remove(member, _id(request), request.path_params["handle"])
+    return Response(status_code=204)
+
+
+@operation(
+    summary="Move a participant to another slot of the same listing (its organizer)",
+    errors=(403, 404, 409),
+    request={
+        "type": "object",
+        "required": ["to_slot"],
+        "properties": {"to_slot": {"type": "integer"}},
+    },
+    response=SIGNED_UP,
+    tags=("service board",),
+)
+async def move_participant(request: Request) -> Response:
+    member, _ = require_member(request)
+    to_slot = (await _body(request)).get("to_slot")
+    if not isinstance(to_slot, int) or isinstance(to_slot, bool):
+        raise ValidationFailed({"to_slot": ["a slot id"]})
+    done = await _board(request).move(member, _id(request), request.path_params["handle"], to_slot)
+    return JSONResponse({"status": str(done.status), "position": done.position})
+
+
+@operation(
+    summary="Mark a participant attended or not, with hours (the organizer, after the slot)",
+    errors=(403, 404, 409),
+    request={
+        "type": "object",
+        "required": ["handle", "attended"],
+        "properties": {
+            "handle": {"type": "string"},
+            "attended": {"type": "boolean"},
+            "hours": {"type": ["number", "null"]},
+        },
+    },
+    response=OBJECT,
+    tags=("service board",),
+)
+async def attendance(request: Request) -> Response:
+    member, _ = require_member(request)
+    data = await _body(request)
+    (handle,) = string_fields(data, "handle")
+    attended = data.get("attended")
+    if not isinstance(attended, bool):
+        raise ValidationFailed({"attended": ["true or false"]})
+    result = await _board(request).attendance(
+        member, _id(request), handle, attended, data.get("hours")
+    )
+    return JSONResponse(result)
+
+
+@operation(
+    summary="Your confirmed service hours",
+    response=OBJECT,
+    tags=("service board",),
+)
+async def my_service(request: Request) -> Response:
+    member, _ = require_member(request)
+    return JSONResponse(await _board(request).hours(member))
+
+
+routes: list[BaseRoute] = [
+    Route("/opportunities", list_opportunities, methods=["GET"], name="api:opportunities"),
+    Route("/opportunities", create_opportunity, methods=["POST"], name="api:create_opportunity"),
+    Route("/opportunities/{id:int}", get_opportunity, methods=["GET"], name="api:opportunity"),
+    Route(
+        "/opportunities/{id:int}",
+        patch_opportunity,
+        methods=["PATCH"],
+        name="api:patch_opportunity",
+    ),
+    Route(
+        "/opportunities/{id:int}/messages",
+        message_participants,
+        methods=["POST"],
+        name="api:message_participants",
+    ),
+    Route("/slots/{id:int}/signups", sign_up, methods=["POST"], name="api:sign_up"),
+    Route("/slots/{id:int}/signups/me", cancel, methods=["DELETE"], name="api:cancel_signup"),
+    Route(
+        "/slots/{id:int}/signups/me", patch_my_signup, methods=["PATCH"], name="api:patch_signup"
+    ),
+    Route(
+        "/slots/{id:int}/signups/{handle}",
+        remove_participant,
+        methods=["DELETE"],
+        name="api:remove_participant",
+    ),
+    Route(
+        "/slots/{id:int}/signups/{handle}/move",
+        move_participant,
+        methods=["POST"],
+        name="api:move_participant",
+    ),
+    Route("/slots/{id:int}/attendance", attendance, methods=["POST"], name="api:attendance"),
+    Route("/me/service", my_service, methods=["GET"], name="api:my_service"),
+]

@@ -1,0 +1,228 @@
+"""The service board through the HTTP API, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import httpx
+import pytest
+
+from alumni_community.identity.models import Member, Role
+from alumni_community.opportunities.models import Signup, Slot
+
+from ..rooms.conftest import World
+
+pytestmark = pytest.mark.anyio
+
+
+def slot_at(
+    world: World, hours_from_now: float, capacity: int, length: float = 2
+) -> dict[str, Any]:
+    start = world.now[0] + dt.timedelta(hours=hours_from_now)
+    return {
+        "starts_at": start.isoformat(),
+        "ends_at": (start + dt.timedelta(hours=length)).isoformat(),
+        "capacity": capacity,
+    }
+
+
+async def listing(client: httpx.AsyncClient, world: World, **extra: Any) -> dict[str, Any]:
+    made = await client.post(
+        "/opportunities",
+        json={
+            "title": "Kitchen shift",
+            "body": "Help cook **Sunday** dinner.",
+            "kind": "volunteer",
+            "location": "Main house",
+            "tags": ["kitchen"],
+            "slots": [slot_at(world, 48, 2)],
+            **extra,
+        },
+    )
+    assert made.status_code == 201, made.text
+    data: dict[str, Any] = made.json()
+    return data
+
+
+async def test_the_full_flow(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    organizer = await world.member("organizer", trust=1)
+    members = [await world.member(f"m-{i}", trust=1) for i in range(4)]
+
+    held = await listing(organizer, world)
+    assert held["status"] == "pending_review"
+    assert held["notices"][0]["kind"] == "held_for_review"
+    assert (await members[0].get(f"/opportunities/{held['id']}")).status_code == 404
+    assert (await members[0].get("/opportunities")).json()["items"] == []
+    item = (await mod.get("/moderation/queue")).json()["items"][0]
+    assert item["target"]["type"] == "opportunity"
+    await mod.post(f"/moderation/queue/{item['id']}", json={"decision": "approve"})
+    listed = (await members[0].get("/opportunities")).json()["items"]
+    assert [o["title"] for o in listed] == ["Kitchen shift"] and listed[0]["open_seats"] == 2
+
+    slot_id = held["slots"][0]["id"]
+    answers = [(await m.post(f"/slots/{slot_id}/signups")).json() for m in members]
+    assert answers == [
+        {"status": "confirmed", "position": None},
+        {"status": "confirmed", "position": None},
+        {"status": "waitlisted", "position": 1},
+        {"status": "waitlisted", "position": 2},
+    ]
+    detail = (await members[3].get(f"/opportunities/{held['id']}")).json()
+    slot = detail["slots"][0]
+    assert (slot["confirmed_count"], slot["waitlisted_count"]) == (2, 2)
+    assert slot["my_signup"] == {"status": "waitlisted", "position": 2, "hidden": False}
+    assert [(r["handle"], r["status"]) for r in slot["roster"]] == [
+        ("m-0", "confirmed"),
+        ("m-1", "confirmed"),
+        ("m-2", "waitlisted"),
+        ("m-3", "waitlisted"),
+    ]
+    assert set(slot["roster"][0]) == {"handle", "status"}  # handles only
+
+    # Cancelling promotes the first wait-listed, who is told; positions stay 1, 2...
+    assert (await members[0].delete(f"/slots/{slot_id}/signups/me")).status_code == 204
+    mine = (await members[3].get(f"/opportunities/{held['id']}")).json()["slots"][0]
+    assert mine["my_signup"]["position"] == 1
+    promoted = (await members[2].get("/notifications")).json()["items"]
+    assert [n["kind"] for n in promoted] == ["waitlist_promoted"]
+
+    # After the slot: attendance and hours (default: the slot's length).
+    world.advance(hours=51)
+    for who in (organizer, members[1], members[2]):
+        relog = await who.post(
+            "/session",
+            json={"handle": (await _handle(who)), "password": "a long enough passphrase"},
+        )
+        who.headers["x-csrf-token"] = relog.json()["csrf_token"]
+    marked = await organizer.post(
+        f"/slots/{slot_id}/attendance", json={"handle": "m-1", "attended": True}
+    )
+    assert marked.status_code == 200 and marked.json()["hours"] == 2.0
+    await organizer.post(
+        f"/slots/{slot_id}/attendance", json={"handle": "m-2", "attended": True, "hours": 1.5}
+    )
+    service = (await members[1].get("/me/service")).json()
+    assert service["total_hours"] == 2.0 and service["shared"] is False
+    assert (await members[2].get("/me/service")).json()["total_hours"] == 1.5
+
+
+async def _handle(client: httpx.AsyncClient) -> str:
+    me = await client.get("/me")
+    handle: str = me.json()["member"]["handle"]
+    return handle
+
+
+async def test_refusals(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    organizer = await world.member("organizer", trust=2)
+    river = await world.member("river", trust=1)
+    sponsorish = await listing(organizer, world, kind="sponsorship", min_sober_days=365)
+    assert sponsorish["status"] == "open"  # trust level 2 lists without review
+    slot_id = sponsorish["slots"][0]["id"]
+    refused = await river.post(f"/slots/{slot_id}/signups")
+    assert refused.status_code == 403 and "365 days" in refused.json()["detail"]
+    await river.patch("/me", json={"sobriety_date": "2024-01-01"})
+    assert (await river.post(f"/slots/{slot_id}/signups")).status_code == 201
+    twice = await river.post(f"/slots/{slot_id}/signups")
+    assert twice.status_code == 409
+
+    # Someone else's listing cannot be changed; hours cannot be self-confirmed.
+    assert (
+        await river.patch(f"/opportunities/{sponsorish['id']}", json={"status": "closed"})
+    ).status_code == 403
+    own = await listing(organizer, world)
+    own_slot = own["slots"][0]["id"]
+    await organizer.post(f"/slots/{own_slot}/signups")
+    world.advance(hours=51)
+    relog = await organizer.post(
+        "/session", json={"handle": "organizer", "password": "a long enough passphrase"}
+    )
+    organizer.headers["x-csrf-token"] = relog.json()["csrf_token"]
+    selfish = await organizer.post(
+        f"/slots/{own_slot}/attendance", json={"handle": "organizer", "attended": True}
+    )
+    assert selfish.status_code == 403
+    # Past slots take no sign-ups.
+    relog = await river.post(
+        "/session", json={"handle": "river", "password": "a long enough passphrase"}
+    )
+    river.headers["x-csrf-token"] = relog.json()["csrf_token"]
+    late = await river.post(f"/slots/{own_slot}/signups")
+    assert late.status_code == 409
+    # Suspended members are refused by the service.
+    await mod.post("/moderation/members/river/actions", json={"action": "silence", "reason": "x"})
+    fresh = await listing(organizer, world)
+    assert (await river.post(f"/slots/{fresh['slots'][0]['id']}/signups")).status_code == 403
+
+    for bad in (
+        {"slots": []},
+        {"slots": [{"starts_at": "2020-01-01T00:00:00+00:00", "ends_at": "x", "capacity": 1}]},
+        {"slots": [slot_at(world, 5, 0)]},
+        {"kind": "party"},
+        {"tags": ["Not A Tag!"]},
+        {"title": ""},
+    ):
+        made = await organizer.post(
+            "/opportunities",
+            json={"title": "t", "kind": "volunteer", "slots": [slot_at(world, 5, 1)], **bad},
+        )
+        assert made.status_code == 422, bad
+
+
+async def test_hidden_members_are_hidden_from_other_participants(world: World) -> None:
+    organizer = await world.member("organizer", trust=2)
+    shy = await world.member("shy", trust=1)
+    other = await world.member("other", trust=1)
+    made = await listing(organizer, world)
+    slot_id = made["slots"][0]["id"]
+    await shy.post(f"/slots/{slot_id}/signups")
+    await other.post(f"/slots/{slot_id}/signups")
+    assert (
+        await shy.patch(f"/slots/{slot_id}/signups/me", json={"hidden": True})
+    ).status_code == 200
+
+    def roster(data: dict[str, Any]) -> list[str]:
+        return [r["handle"] for r in data["slots"][0]["roster"]]
+
+    assert roster((await other.get(f"/opportunities/{made['id']}")).json()) == ["other"]
+    assert roster((await shy.get(f"/opportunities/{made['id']}")).json()) == ["shy", "other"]
+    seen = (await organizer.get(f"/opportunities/{made['id']}")).json()["slots"][0]["roster"]
+    assert [(r["handle"], r["hidden"]) for r in seen] == [("shy", True), ("other", False)]
+
+
+async def test_concurrent_sign_ups_never_overbook(world: World) -> None:
+    organizer = await world.member("organizer", trust=2)
+    made = await listing(organizer, world, slots=[slot_at(world, 48, 10)])
+    slot_id = made["slots"][0]["id"]
+    board = world.community.board
+    await asyncio.gather(
+        *(
+            world.community.accounts.create_member(
+                f"c-{i}", "a long enough passphrase", Role.MEMBER
+            )
+            for i in range(60)
+        )
+    )
+    await Member.filter(handle__startswith="c-").update(trust_level=1)
+    people = await Member.filter(handle__startswith="c-").order_by("id")
+    results = await asyncio.gather(*(board.sign_up(p, slot_id) for p in people))
+    assert sum(r.status == "confirmed" for r in results) == 10
+    assert sorted(r.position for r in results if r.position is not None) == list(range(1, 51))
+    slot = await Slot.get(id=slot_id)
+    assert (slot.confirmed_count, slot.waitlisted_count) == (10, 50)
+
+    # Five cancellations at once: the first five wait-listed are promoted, in order.
+    confirmed = await Signup.filter(slot_id=slot_id, status="confirmed").limit(5)
+    waiting = await Signup.filter(slot_id=slot_id, status="waitlisted").order_by("queued_at", "id")
+    by_id = {p.id: p for p in people}
+    await asyncio.gather(*(board.cancel(by_id[s.member_id], slot_id) for s in confirmed))
+    now_confirmed = set(
+        await Signup.filter(slot_id=slot_id, status="confirmed").values_list("member_id", flat=True)
+    )
+    assert {w.member_id for w in waiting[:5]} <= now_confirmed
+    assert len(now_confirmed) == 10
+    slot = await Slot.get(id=slot_id)
+    assert (slot.confirmed_count, slot.waitlisted_count) == (10, 45)
