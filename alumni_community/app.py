@@ -17,6 +17,7 @@ documented way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +44,7 @@ from .moderation.actions import Actions
 from .moderation.service import Moderation
 from .notifications.service import Notifications
 from .opportunities.service import Board
+from .opportunities.sponsorship import Sponsorships
 from .problems import ErrorMiddleware, community_error_handler, http_exception_handler
 from .rooms.service import Rooms
 from .settings import Settings
@@ -74,7 +76,11 @@ class Community:
         self.hub = Hub(self.settings, self.chat)
         self.board = Board(self.settings, self.moderation, self.notifications)
         self.moderation.listing_listeners.append(self.board.decided)
+        self.sponsorships = Sponsorships(
+            self.settings, self.moderation, self.notifications, self.chat
+        )
         self.broker: Broker | None = None
+        self._reminders: asyncio.Task[None] | None = None
         self._wire_events()
         self._started = False
         self._lazily_started = False
@@ -149,6 +155,10 @@ class Community:
                     await self.broker.start(self.hub.deliver, self.hub.resume)
                     self.chat.publish = self.broker.publish
                     self.hub.start()
+                    self._reminders = asyncio.create_task(
+                        self.board.run_reminders(self.settings.reminder_interval_seconds),
+                        name="ac-reminders",
+                    )
             except BaseException:
                 if self.broker is not None:
                     await self.broker.close()
@@ -162,6 +172,11 @@ class Community:
             if not self._started:
                 return
             self._started = False
+            if self._reminders is not None:
+                self._reminders.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reminders
+                self._reminders = None
             await self.hub.close()
             # Give closing sockets a moment to say goodbye (1001).
             await asyncio.sleep(0)

@@ -119,6 +119,14 @@ class Settings:
     #: ``gap`` and pages through ``GET /rooms/{slug}/messages``.
     chat_backlog_limit: int = 500
 
+    #: Seconds between rounds of slot reminders (24 h and 1 h before): a
+    #: minute late is still on time for a reminder.
+    reminder_interval_seconds: int = 60
+
+    #: Days of self-declared sobriety a member needs to offer sponsorship
+    #: (a year: the common rule of thumb in 12-step fellowships).
+    sponsor_min_sober_days: int = 365
+
     #: The community's IANA time zone: times are shown in it to members who
     #: have not chosen their own.
     timezone: str = "UTC"
@@ -248,6 +256,7 @@ class Settings:
             "ws_queue_frames",
             "ws_idle_seconds",
             "chat_backlog_limit",
+            "reminder_interval_seconds",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -351,6 +351,11 @@ class Chat:
             raise NotFound("No member has that handle.")
         if other.id == member.id:
             raise ValidationFailed({"handle": ["that is you"]})
+        return await self.direct_between(member, other)
+
+    async def direct_between(self, member: Member, other: Member) -> Room:
+        """The two members' conversation, made if needed (also for a sponsorship match,
+        where a newcomer below trust level 1 may be one side)."""
         if await Block.filter(
             Q(member_id=member.id, blocked_id=other.id)
             | Q(member_id=other.id, blocked_id=member.id)

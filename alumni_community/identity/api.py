@@ -256,6 +256,8 @@ async def get_me(request: Request) -> Response:
             "bio": {"type": "string"},
             "sobriety_date": {"type": ["string", "null"], "format": "date"},
             "share_milestones": {"type": "boolean"},
+            "share_service_hours": {"type": "boolean"},
+            "timezone": {"type": "string"},
         },
     },
 )

@@ -346,11 +346,17 @@ class Accounts:
                 if name not in errors:
                     member.sobriety_date = parsed
                     fields.append(name)
-            elif name == "share_milestones":
+            elif name in ("share_milestones", "share_service_hours"):
                 if not isinstance(value, bool):
                     errors[name] = ["must be true or false"]
                 else:
-                    member.share_milestones = value
+                    setattr(member, name, value)
+                    fields.append(name)
+            elif name == "timezone":
+                if not isinstance(value, str) or not _is_zone(value):
+                    errors[name] = ["an IANA time zone such as Europe/London, or empty"]
+                else:
+                    member.timezone = value
                     fields.append(name)
             else:
                 errors[name] = ["is not a field you can change"]
@@ -383,6 +389,8 @@ class Accounts:
             "bio_html": member.bio_html,
             "sobriety_date": member.sobriety_date.isoformat() if member.sobriety_date else None,
             "share_milestones": member.share_milestones,
+            "share_service_hours": member.share_service_hours,
+            "timezone": member.timezone or self.settings.timezone,
             "trust_level": member.trust_level,
             "status": str(member.status),
             "has_password": member.password_hash is not None,
@@ -394,7 +402,16 @@ class Accounts:
         member = await Member.get_or_none(handle_key=handles.key(handle)[:64])
         if member is None or member.status == MemberStatus.ERASED:
             raise NotFound("No member has that handle.")
-        return {"member": member_json(member), "bio_html": member.bio_html}
+        public: dict[str, Any] = {"member": member_json(member), "bio_html": member.bio_html}
+        if member.share_service_hours:
+            # Shared by the member's choice only; off by default.
+            from ..opportunities.models import Signup
+
+            hours = await Signup.filter(member_id=member.id, attended=True).values_list(
+                "hours", flat=True
+            )
+            public["service_hours"] = round(sum(h or 0.0 for h in hours), 2)  # type: ignore[misc]
+        return public
 
     # -- admin -----------------------------------------------------------------
 
@@ -782,3 +799,18 @@ async def _messages_of(member_id: int) -> list[dict[str, Any]]:
         }
         for m in rows
     ]
+
+
+def _is_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone ("" means the community's default)."""
+    if name == "":
+        return True
+    if len(name) > 64 or "\x00" in name:
+        return False
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return False
+    return True

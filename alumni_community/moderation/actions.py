@@ -27,6 +27,7 @@ from ..identity import handles
 from ..identity.models import Member, MemberStatus, Role, Session
 from ..identity.service import member_json
 from ..notifications.service import escape
+from ..opportunities.models import Opportunity, OpportunityStatus
 from ..rooms.models import Post, PostState
 from ..rooms.service import Rooms
 from ..settings import Limit, Settings
@@ -261,14 +262,22 @@ class Actions:
             # cannot see does not exist for them.
             await self.rooms.visible_room(flagger, message.room.slug)
             return _Target("message", message.id, message=message)
+        if target_type == "opportunity":
+            if not isinstance(target_id, int) or isinstance(target_id, bool):
+                raise ValidationFailed({"target": ["a listing's id is a number"]})
+            listing = await Opportunity.get_or_none(id=target_id)
+            if listing is None or listing.status not in (
+                OpportunityStatus.OPEN,
+                OpportunityStatus.CLOSED,
+            ):
+                raise NotFound("No such opportunity.")
+            return _Target("opportunity", listing.id, opportunity=listing)
         if target_type == "member":
             member = await Member.get_or_none(handle_key=handles.key(str(target_id))[:64])
             if member is None or member.status == MemberStatus.ERASED:
                 raise NotFound("No member has that handle.")
             return _Target("member", member.id, member=member)
-        raise ValidationFailed(
-            {"target": ["type must be post, message or member (listings come later)"]}
-        )
+        raise ValidationFailed({"target": ["type must be post, message, opportunity or member"]})
 
     async def _review(
         self, target: _Target, why: FlagReason, now: dt.datetime, *, urgent: bool
@@ -297,6 +306,8 @@ class Actions:
             .values_list("weight", flat=True)
         )
         weight = sum(weights)
+        if target.opportunity is not None:
+            return await self._review_listing(target, why, now, urgency)
         content = target.post or target.message
         assert content is not None
         hidden = False
@@ -337,6 +348,57 @@ class Actions:
         # Newly urgent: the live alert goes out as for a new item.
         return (open_item if raised else None), hidden
 
+    async def _review_listing(
+        self, target: _Target, why: FlagReason, now: dt.datetime, urgency: Urgency
+    ) -> tuple[ReviewItem | None, bool]:
+        """A flagged listing: taken off the board at the hide weight, like a post."""
+        listing = target.opportunity
+        assert listing is not None
+        kind = ReviewKind.CRISIS if why == FlagReason.CRISIS else ReviewKind.FLAGGED
+        weights: list[int] = (
+            await Flag.filter(  # type: ignore[assignment]
+                target_type="opportunity", target_id=listing.id, status=FlagStatus.OPEN
+            )
+            .exclude(reason=FlagReason.CRISIS)
+            .values_list("weight", flat=True)
+        )
+        hidden = False
+        if (
+            sum(weights) >= self.settings.trust.hide_weight
+            and listing.status == OpportunityStatus.OPEN
+            and why != FlagReason.CRISIS
+        ):
+            # Back to review: off the board until a moderator decides.
+            await Opportunity.filter(id=listing.id).update(status=OpportunityStatus.PENDING_REVIEW)
+            hidden = True
+            await audit(
+                None,
+                "auto_hide",
+                "opportunity",
+                listing.id,
+                reason=f"flag weight {sum(weights)}",
+                at=now,
+            )
+        open_item = await ReviewItem.filter(
+            opportunity_id=listing.id,
+            kind=kind,
+            state__in=[ReviewState.OPEN, ReviewState.CLAIMED],
+        ).first()
+        if open_item is None:
+            item = await ReviewItem.create(
+                kind=kind,
+                urgency=urgency,
+                opportunity=listing,
+                created_at=now,
+                reason=f"flagged: {why}",
+            )
+            return item, hidden
+        open_item.reason += f", {why}"
+        raised = int(urgency) > int(open_item.urgency)
+        open_item.urgency = max(int(open_item.urgency), int(urgency))
+        await open_item.save(update_fields=["reason", "urgency"])
+        return (open_item if raised else None), hidden
+
 
 @dataclass
 class _Target:
@@ -346,4 +408,5 @@ class _Target:
     id: int
     post: Post | None = None
     message: Message | None = None
+    opportunity: Opportunity | None = None
     member: Member | None = None

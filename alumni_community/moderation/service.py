@@ -519,18 +519,23 @@ class Moderation:
         """The flags on the items' posts and members, in one query."""
         posts = {i.post_id for i in items if i.post_id is not None}
         messages = {i.message_id for i in items if i.message_id is not None}
+        listings = {i.opportunity_id for i in items if i.opportunity_id is not None}
         members = {
             i.subject_id
             for i in items
-            if i.post_id is None and i.message_id is None and i.subject_id is not None
+            if i.post_id is None
+            and i.message_id is None
+            and i.opportunity_id is None
+            and i.subject_id is not None
         }
-        if not posts and not members and not messages:
+        if not posts and not members and not messages and not listings:
             return {}
         found: dict[tuple[str, int], list[dict[str, Any]]] = {}
         rows = (
             await Flag.filter(
                 Q(target_type="post", target_id__in=list(posts) or [0])
                 | Q(target_type="message", target_id__in=list(messages) or [0])
+                | Q(target_type="opportunity", target_id__in=list(listings) or [0])
                 | Q(target_type="member", target_id__in=list(members) or [0])
             )
             .select_related("flagger")
@@ -575,6 +580,8 @@ class Moderation:
             if item.post_id is not None
             else ("message", item.message_id)
             if item.message_id is not None
+            else ("opportunity", item.opportunity_id)
+            if item.opportunity_id is not None
             else ("member", item.subject_id)
         )
         target: dict[str, Any] | None

@@ -56,7 +56,21 @@ class Notifications:
         Call it after the change it reports has committed, so a listener
         never tells of something that was rolled back.
         """
-        note = await Notification.create(
+        note = await self.store(member_id, kind, html_text, target=target)
+        await self.announce(note)
+        return note
+
+    async def store(
+        self,
+        member_id: int,
+        kind: str,
+        html_text: str,
+        *,
+        target: tuple[str, int] | None = None,
+    ) -> Notification:
+        """Write a notification without telling listeners (inside a caller's transaction:
+        call ``announce`` after it commits)."""
+        return await Notification.create(
             member_id=member_id,
             kind=kind,
             html=html_text,
@@ -64,13 +78,14 @@ class Notifications:
             target_id=target[1] if target else None,
             created_at=self.settings.now(),
         )
+
+    async def announce(self, note: Notification) -> None:
         for listener in self._listeners:
             try:
                 await listener(note)
             except Exception:
                 # The stored notification is what counts; a live push may fail.
                 logger.exception("notification listener failed for notification %s", note.id)
-        return note
 
     async def notify_many(
         self, member_ids: Iterable[int], kind: str, html_text: str, **kwargs: Any

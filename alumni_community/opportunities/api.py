@@ -13,6 +13,7 @@ from ..identity.edge import require_member
 from ..openapi import operation
 from ..requests import read_json, string_fields
 from .service import Board
+from .sponsorship import Sponsorships
 
 __all__ = ["routes"]
 
@@ -260,7 +261,126 @@ async def my_service(request: Request) -> Response:
     return JSONResponse(await _board(request).hours(member))
 
 
+def _sponsorships(request: Request) -> Sponsorships:
+    service: Sponsorships = request.app.state.community.sponsorships
+    return service
+
+
+@operation(
+    summary="Sponsorship: listed sponsors, your offer and requests, requests you may accept, "
+    "your matches",
+    response=OBJECT,
+    tags=("sponsorship",),
+)
+async def sponsorship(request: Request) -> Response:
+    member, _ = require_member(request)
+    return JSONResponse(await _sponsorships(request).board(member))
+
+
+@operation(
+    summary="Offer to sponsor (needs the configured sobriety time)",
+    status=201,
+    errors=(403,),
+    request={
+        "type": "object",
+        "required": ["capacity"],
+        "properties": {"capacity": {"type": "integer"}, "note": {"type": "string"}},
+    },
+    response=OBJECT,
+    tags=("sponsorship",),
+)
+async def offer(request: Request) -> Response:
+    member, _ = require_member(request)
+    data = await _body(request)
+    made = await _sponsorships(request).offer(member, data.get("capacity"), data.get("note", ""))
+    return JSONResponse({"capacity": made.capacity, "note": made.note}, status_code=201)
+
+
+@operation(
+    summary="Withdraw your offer to sponsor",
+    status=204,
+    errors=(404,),
+    tags=("sponsorship",),
+)
+async def withdraw_offer(request: Request) -> Response:
+    member, _ = require_member(request)
+    await _sponsorships(request).withdraw_offer(member)
+    return Response(status_code=204)
+
+
+@operation(
+    summary="Ask for a sponsor: anyone offering, or one listed sponsor",
+    status=201,
+    errors=(404, 409),
+    request={
+        "type": "object",
+        "properties": {"note": {"type": "string"}, "sponsor": {"type": "string"}},
+    },
+    response=OBJECT,
+    tags=("sponsorship",),
+)
+async def request_sponsor(request: Request) -> Response:
+    member, _ = require_member(request)
+    data = await _body(request)
+    made = await _sponsorships(request).request(member, data.get("note", ""), data.get("sponsor"))
+    return JSONResponse({"id": made.id}, status_code=201)
+
+
+@operation(
+    summary="Withdraw your request for a sponsor",
+    status=204,
+    errors=(404,),
+    tags=("sponsorship",),
+)
+async def withdraw_request(request: Request) -> Response:
+    member, _ = require_member(request)
+    await _sponsorships(request).withdraw_request(member, _id(request))
+    return Response(status_code=204)
+
+
+@operation(
+    summary="Accept a request: a direct conversation opens for the two of you",
+    status=201,
+    errors=(403, 404, 409),
+    response=OBJECT,
+    tags=("sponsorship",),
+)
+async def accept_request(request: Request) -> Response:
+    member, _ = require_member(request)
+    match = await _sponsorships(request).accept(member, _id(request))
+    return JSONResponse({"id": match.id, "room": match.room_slug}, status_code=201)
+
+
+@operation(
+    summary="End a sponsorship (either side)",
+    status=204,
+    errors=(404,),
+    tags=("sponsorship",),
+)
+async def end_match(request: Request) -> Response:
+    member, _ = require_member(request)
+    await _sponsorships(request).end(member, _id(request))
+    return Response(status_code=204)
+
+
 routes: list[BaseRoute] = [
+    Route("/sponsorship", sponsorship, methods=["GET"], name="api:sponsorship"),
+    Route("/sponsorship/offers", offer, methods=["POST"], name="api:sponsor_offer"),
+    Route("/sponsorship/offers/me", withdraw_offer, methods=["DELETE"], name="api:withdraw_offer"),
+    Route("/sponsorship/requests", request_sponsor, methods=["POST"], name="api:sponsor_request"),
+    Route(
+        "/sponsorship/requests/{id:int}",
+        withdraw_request,
+        methods=["DELETE"],
+        name="api:withdraw_request",
+    ),
+    Route(
+        "/sponsorship/requests/{id:int}/accept",
+        accept_request,
+        methods=["POST"],
+        name="api:accept_request",
+    ),
+    Route("/sponsorship/matches/{id:int}/end", end_match, methods=["POST"], name="api:end_match"),
     Route("/opportunities", list_opportunities, methods=["GET"], name="api:opportunities"),
     Route("/opportunities", create_opportunity, methods=["POST"], name="api:create_opportunity"),
     Route("/opportunities/{id:int}", get_opportunity, methods=["GET"], name="api:opportunity"),

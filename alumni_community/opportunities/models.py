@@ -153,13 +153,21 @@ class SponsorOffer(Model):
 class SponsorRequest(Model):
     """A member asking for a sponsor. The note is seen by potential sponsors only."""
 
-    member_id: int  # set by Tortoise beside the relation; declared for type checkers
+    member_id: int  # set by Tortoise beside the relations; declared for type checkers
+    sponsor_id: int | None
 
     id = fields.IntField(primary_key=True)
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "alumni_community.Member", related_name="sponsor_requests", on_delete=fields.CASCADE
     )
     note = fields.TextField(default="")
+    # A newcomer asking one listed sponsor; NULL: any potential sponsor may accept.
+    sponsor: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "alumni_community.Member",
+        related_name="sponsor_asks",
+        null=True,
+        on_delete=fields.CASCADE,
+    )
     # Open until matched or withdrawn.
     open = fields.BooleanField(default=True)
     created_at = fields.DatetimeField()

@@ -604,12 +604,77 @@ class Board:
             ],
         }
 
+    # -- reminders -----------------------------------------------------------------
+
+    async def send_reminders(self) -> int:
+        """Remind confirmed members 24 hours and 1 hour before their slot; returns how many.
+
+        Each slot's reminder is claimed with a conditional update in the same
+        transaction that writes the notifications: with several processes
+        running this, one claims it and the others find it taken; a crash
+        rolls both back, so the next round sends it. Once each, never lost.
+        """
+        now = self.settings.now()
+        sent = 0
+        windows = (
+            ("1h", dt.timedelta(hours=1), ["", "24h"], "in about an hour"),
+            ("24h", dt.timedelta(hours=24), [""], "tomorrow"),
+        )
+        for mark, ahead, before, when in windows:
+            due = await Slot.filter(
+                starts_at__gt=now,
+                starts_at__lte=now + ahead,
+                reminded__in=before,
+                opportunity__status=OpportunityStatus.OPEN,
+            ).select_related("opportunity")
+            for slot in due:
+                notes = []
+                async with in_transaction():
+                    claimed = await Slot.filter(id=slot.id, reminded__in=before).update(
+                        reminded=mark
+                    )
+                    if not claimed:
+                        continue  # another process has it
+                    members = await Signup.filter(
+                        slot_id=slot.id, status=SignupStatus.CONFIRMED
+                    ).values_list("member_id", flat=True)
+                    for member_id in members:
+                        notes.append(
+                            await self.notifications.store(
+                                int(member_id),  # type: ignore[call-overload]
+                                "slot_reminder",
+                                f"<p>Reminder: {slot.opportunity.title} starts {when} "
+                                f"({slot.starts_at:%Y-%m-%d %H:%M} UTC).</p>",
+                                target=("slot", slot.id),
+                            )
+                        )
+                for note in notes:
+                    await self.notifications.announce(note)
+                sent += len(notes)
+        return sent
+
+    async def run_reminders(self, every: float = 60.0) -> None:
+        """The lifespan's background task: a round of reminders every minute."""
+        import asyncio
+        import logging
+
+        while True:
+            try:
+                await self.send_reminders()
+            except Exception:
+                logging.getLogger("alumni_community.board").exception("reminders failed")
+            await asyncio.sleep(every)
+
     async def decided(self, item: ReviewItem, decision: str, note: str) -> None:
         """A moderator's decision on a held listing."""
         opportunity = item.opportunity
-        if opportunity is None or opportunity.status != OpportunityStatus.PENDING_REVIEW:
+        if opportunity is None or decision not in ("approve", "reject"):
             return
         approved = decision == "approve"
+        if approved and opportunity.status != OpportunityStatus.PENDING_REVIEW:
+            return  # a flagged listing left up stays as it is
+        if not approved and opportunity.status == OpportunityStatus.REJECTED:
+            return
         opportunity.status = OpportunityStatus.OPEN if approved else OpportunityStatus.REJECTED
         await opportunity.save(update_fields=["status"])
         await self.notifications.notify(

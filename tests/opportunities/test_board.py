@@ -226,3 +226,101 @@ async def test_concurrent_sign_ups_never_overbook(world: World) -> None:
     assert len(now_confirmed) == 10
     slot = await Slot.get(id=slot_id)
     assert (slot.confirmed_count, slot.waitlisted_count) == (10, 45)
+
+
+async def test_sponsorship_offer_request_accept_and_end(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    sponsor = await world.member("sponsor", trust=2)
+    newcomer = await world.member("newcomer", trust=0)
+    other = await world.member("other", trust=1)
+    refused = await sponsor.post("/sponsorship/offers", json={"capacity": 1, "note": "hi"})
+    assert refused.status_code == 403  # no sobriety date yet
+    await sponsor.patch("/me", json={"sobriety_date": "2020-05-01"})
+    await other.patch("/me", json={"sobriety_date": "2026-02-01"})
+    assert (
+        await other.post("/sponsorship/offers", json={"capacity": 1})
+    ).status_code == 403  # a month is not a year
+    made = await sponsor.post(
+        "/sponsorship/offers", json={"capacity": 1, "note": "Big Book study on Tuesdays"}
+    )
+    assert made.status_code == 201
+
+    listed = (await newcomer.get("/sponsorship")).json()
+    assert [s["member"]["handle"] for s in listed["sponsors"]] == ["sponsor"]
+    asked = await newcomer.post(
+        "/sponsorship/requests", json={"note": "Three weeks in, scared.", "sponsor": "sponsor"}
+    )
+    assert asked.status_code == 201
+    assert (await newcomer.post("/sponsorship/requests", json={"note": "again"})).status_code == 409
+    # The note is seen by the sponsor asked, not by other members.
+    assert (await other.get("/sponsorship")).json()["requests"] == []
+    requests = (await sponsor.get("/sponsorship")).json()["requests"]
+    assert [(r["note"], r["asked_you"]) for r in requests] == [("Three weeks in, scared.", True)]
+
+    accepted = await sponsor.post(f"/sponsorship/requests/{asked.json()['id']}/accept")
+    assert accepted.status_code == 201
+    room = accepted.json()["room"]
+    assert room.startswith("dm-")
+    # A direct conversation for the two, even though the newcomer is trust level 0.
+    assert (await newcomer.get(f"/rooms/{room}/messages")).status_code == 200
+    assert (await other.get(f"/rooms/{room}/messages")).status_code == 404
+    kinds = [n["kind"] for n in (await newcomer.get("/notifications")).json()["items"]]
+    assert "sponsorship_matched" in kinds
+    # The match: seen by the two and moderators, not others.
+    assert len((await newcomer.get("/sponsorship")).json()["matches"]) == 1
+    assert (await other.get("/sponsorship")).json()["matches"] == []
+    matches = (await mod.get("/sponsorship")).json()["matches"]
+    assert [(m["sponsor"]["handle"], m["sponsee"]["handle"], m["room"]) for m in matches] == [
+        ("sponsor", "newcomer", None)
+    ]
+    # Capacity 1: a second request cannot be accepted.
+    second = await other.post("/sponsorship/requests", json={"note": "me too"})
+    full = await sponsor.post(f"/sponsorship/requests/{second.json()['id']}/accept")
+    assert full.status_code == 409
+    assert (await other.post(f"/sponsorship/matches/{matches[0]['id']}/end")).status_code == 404
+    assert (await newcomer.post(f"/sponsorship/matches/{matches[0]['id']}/end")).status_code == 204
+    assert (await newcomer.get("/sponsorship")).json()["matches"] == []
+
+
+async def test_reminders_go_out_once(world: World) -> None:
+    organizer = await world.member("organizer", trust=2)
+    river = await world.member("river", trust=1)
+    made = await listing(organizer, world, slots=[slot_at(world, 30, 5)])
+    await river.post(f"/slots/{made['slots'][0]['id']}/signups")
+    board = world.community.board
+    assert await board.send_reminders() == 0  # 30 hours away
+    world.advance(hours=7)
+    results = await asyncio.gather(*(board.send_reminders() for _ in range(5)))
+    assert sum(results) == 1  # five rounds at once: one reminder
+    world.advance(hours=22, minutes=30)
+    assert await board.send_reminders() == 1  # the 1-hour one
+    assert await board.send_reminders() == 0
+    kinds = [n["kind"] for n in (await river.get("/notifications")).json()["items"]]
+    assert kinds.count("slot_reminder") == 2
+
+
+async def test_flagged_listings_leave_the_board(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    organizer = await world.member("organizer", trust=2)
+    flaggers = [await world.member(f"f-{i}", trust=2) for i in range(2)]
+    made = await listing(organizer, world)
+    for flagger in flaggers:
+        flagged = await flagger.post(
+            "/flags", json={"target": {"type": "opportunity", "id": made["id"]}, "reason": "spam"}
+        )
+        assert flagged.status_code == 201
+    assert (await flaggers[0].get(f"/opportunities/{made['id']}")).status_code == 404
+    item = (await mod.get("/moderation/queue")).json()["items"][0]
+    assert item["target"]["type"] == "opportunity" and len(item["flags"]) == 2
+    await mod.post(f"/moderation/queue/{item['id']}", json={"decision": "reject", "note": "spam"})
+    assert (await organizer.get(f"/opportunities/{made['id']}")).json()["status"] == "rejected"
+
+
+async def test_service_hours_are_private_unless_shared(world: World) -> None:
+    river = await world.member("river", trust=1)
+    other = await world.member("other", trust=1)
+    assert "service_hours" not in (await other.get("/members/river")).json()
+    changed = await river.patch("/me", json={"share_service_hours": True, "timezone": "Asia/Tokyo"})
+    assert changed.status_code == 200 and changed.json()["timezone"] == "Asia/Tokyo"
+    assert (await other.get("/members/river")).json()["service_hours"] == 0
+    assert (await river.patch("/me", json={"timezone": "Mars/Olympus"})).status_code == 422
