@@ -369,6 +369,9 @@ class Board:
         self._meets(member, opportunity, now)
         async with in_transaction():
             locked = await Slot.filter(id=slot.id).select_for_update().get()
+            # The place in the queue is taken under the lock: a time read
+            # before it could put a later sign-up ahead of an earlier one.
+            now = self.settings.now()
             signup = await Signup.get_or_none(slot_id=slot.id, member_id=member.id)
             if signup is not None and signup.status in ACTIVE:
                 raise Conflict("You are signed up for this slot already.")

@@ -38,9 +38,12 @@ PASSWORD = "a long enough passphrase"
 
 
 @contextmanager
-def server(database_url: str, broker_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def server(
+    database_url: str, broker_url: str, **extra: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = subprocess_env(
+        **extra,
         ALUMNI_COMMUNITY_DATABASE_URL=database_url,
         ALUMNI_COMMUNITY_BROKER_URL=broker_url,
         ALUMNI_COMMUNITY_SECRET_KEY=SECRET,
