@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from .identity.models import Member, Role
 from .identity.service import Accounts
+from .opportunities.models import Opportunity
+from .opportunities.service import Board
 from .rooms.models import Moderation, Room, Visibility
 
 __all__ = ["DEMO_LOGINS", "DEMO_ROOMS", "seed"]
@@ -39,8 +43,9 @@ DEMO_ROOMS = [
 ]
 
 
-async def seed(accounts: Accounts) -> None:
-    """Create the demo rooms and members once; running it again changes nothing."""
+async def seed(accounts: Accounts, board: Board | None = None) -> None:
+    """Create the demo rooms, members and a service listing once; running it again
+    changes nothing."""
     for handle, password, role in DEMO_LOGINS:
         if not await Member.filter(handle_key=handle).exists():
             await accounts.create_member(handle, password, role)  # codes unused in a demo
@@ -53,5 +58,29 @@ async def seed(accounts: Accounts) -> None:
                 "visibility": Visibility.MEMBERS,
                 "moderation": moderation,
                 "position": position,
+            },
+        )
+    if board is not None and not await Opportunity.exists():
+        # A way to serve next week, so the board is not empty on first look.
+        moderator = await Member.get(handle_key="demo-moderator")
+        start = board.settings.now().replace(minute=0, second=0, microsecond=0)
+        slots = [
+            {
+                "starts_at": (start + dt.timedelta(days=day, hours=2)).isoformat(),
+                "ends_at": (start + dt.timedelta(days=day, hours=4)).isoformat(),
+                "capacity": 3,
+            }
+            for day in (2, 5)
+        ]
+        await board.create(
+            moderator,
+            {
+                "title": "Answer the alumni phone line",
+                "body": "Pick up when newcomers call. A short briefing first; "
+                "no experience needed beyond your own.",
+                "kind": "volunteer",
+                "location": "online",
+                "tags": ["phone", "newcomers"],
+                "slots": slots,
             },
         )
