@@ -76,6 +76,7 @@ class Community:
         self.hub = Hub(self.settings, self.chat)
         self.board = Board(self.settings, self.moderation, self.notifications)
         self.moderation.listing_listeners.append(self.board.decided)
+        self.accounts.erase_listeners.append(self.board.member_erased)
         self.sponsorships = Sponsorships(
             self.settings, self.moderation, self.notifications, self.chat
         )

@@ -61,7 +61,7 @@ async def seed(accounts: Accounts, board: Board | None = None) -> None:
             },
         )
     if board is not None and not await Opportunity.exists():
-        # A way to serve next week, so the board is not empty on first look.
+        # A way to serve in the coming days, so the board is not empty on first look.
         moderator = await Member.get(handle_key="demo-moderator")
         start = board.settings.now().replace(minute=0, second=0, microsecond=0)
         slots = [

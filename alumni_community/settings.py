@@ -257,6 +257,7 @@ class Settings:
             "ws_idle_seconds",
             "chat_backlog_limit",
             "reminder_interval_seconds",
+            "sponsor_min_sober_days",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

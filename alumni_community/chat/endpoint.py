@@ -44,6 +44,7 @@ __all__ = ["websocket_endpoint"]
 logger = logging.getLogger("alumni_community.chat")
 
 CLOSE_TOO_LARGE = 1009
+CLOSE_TOO_MANY = 4429
 
 
 def own_origin(ws: WebSocket) -> str | None:
@@ -80,7 +81,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     member, session = state.member, state.session
     if hub.connections_of(member.id) >= settings.ws_connections_per_member:
-        await ws.close(code=CLOSE_REFUSED, reason="too many connections")
+        # Not 4403: this passes (a tab closes, a dead socket is noticed), so
+        # clients retry with backoff.
+        await ws.close(code=CLOSE_TOO_MANY, reason="too many connections; retry later")
         return
     conn = Connection(ws, member, session.id, settings.ws_queue_frames)
     expires = session.expires_at

@@ -89,6 +89,9 @@ class Accounts:
         #: Called with a member's id after their sessions or status changed
         #: (live connections re-check themselves: a logout closes sockets).
         self.member_listeners: list[Callable[[int], Awaitable[None]]] = []
+        #: Called with a member's id after their account was erased (their
+        #: places on the service board are given up).
+        self.erase_listeners: list[Callable[[int], Awaitable[None]]] = []
 
     def close(self) -> None:
         self.hasher.close()
@@ -528,6 +531,8 @@ class Accounts:
                 bio_html="",
                 sobriety_date=None,
                 share_milestones=False,
+                share_service_hours=False,
+                timezone="",
                 password_hash=None,
                 host_key=None,
             )
@@ -548,8 +553,15 @@ class Accounts:
                 member_id=member.id, room__direct=True
             ).values_list("id", flat=True)
             await RoomMembership.filter(id__in=list(direct)).delete()
+            # Offers and requests to sponsor say who someone is and how they are.
+            from ..opportunities.models import SponsorOffer, SponsorRequest
+
+            await SponsorOffer.filter(member_id=member.id).delete()
+            await SponsorRequest.filter(member_id=member.id).delete()
             if delete_content:
                 await _erase_content(member.id)
+        for listener in self.erase_listeners:
+            await listener(member.id)
         await self.member_changed(member.id)
         if self.settings.database_engine == "sqlite":
             rows = await Member._meta.db.execute_query_dict("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -337,6 +337,10 @@ class Moderation:
                 f"You can write more in about {max(1, round(wait / 3600))} hours.",
             )
 
+    async def crisis_about(self, member: Member, crisis: list[str], *, where: str) -> None:
+        """Crisis words written somewhere that is not published (a bio, a request)."""
+        await self._crisis_without_post(member, crisis, where=where)
+
     async def _crisis_without_post(
         self, member: Member, crisis: list[str], *, where: str = ""
     ) -> None:
@@ -808,7 +812,9 @@ class Moderation:
                 else FlagStatus.DISAGREED
             )
         await Flag.bulk_update(flags, fields=["status"])
-        what = {"post": "post", "message": "chat message"}.get(kind, "member")
+        what = {"post": "post", "message": "chat message", "opportunity": "listing"}.get(
+            kind, "member"
+        )
         outcome = (
             f"<p>Thank you: a moderator agreed with your flag on a {what}.</p>"
             if agreed

@@ -75,7 +75,7 @@ async def list_opportunities(request: Request) -> Response:
     errors=(403,),
     request={
         "type": "object",
-        "required": ["title", "kind", "slots"],
+        "required": ["title", "slots"],
         "properties": {
             "title": {"type": "string"},
             "body": {"type": "string"},
@@ -322,8 +322,13 @@ async def withdraw_offer(request: Request) -> Response:
 async def request_sponsor(request: Request) -> Response:
     member, _ = require_member(request)
     data = await _body(request)
-    made = await _sponsorships(request).request(member, data.get("note", ""), data.get("sponsor"))
-    return JSONResponse({"id": made.id}, status_code=201)
+    made, notices = await _sponsorships(request).request(
+        member, data.get("note", ""), data.get("sponsor")
+    )
+    body: dict[str, Any] = {"id": made.id}
+    if notices:
+        body["notices"] = [n.as_json() for n in notices]
+    return JSONResponse(body, status_code=201)
 
 
 @operation(

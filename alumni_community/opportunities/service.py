@@ -506,6 +506,12 @@ class Board:
         if target_slot.starts_at <= self.settings.now():
             raise Conflict("That slot has started.")
         participant = await self._participant(handle)
+        if await Signup.filter(
+            slot_id=target_slot.id, member_id=participant.id, status__in=ACTIVE
+        ).exists():
+            raise Conflict("They are signed up for that slot already.")
+        current = await Signup.get_or_none(slot_id=slot.id, member_id=participant.id)
+        hidden = bool(current and current.hidden)
         promoted = await self._leave(slot, participant.id, SignupStatus.CANCELLED)
         async with in_transaction():
             locked = await Slot.filter(id=target_slot.id).select_for_update().get()
@@ -520,11 +526,15 @@ class Board:
             now = self.settings.now()
             if existing is None:
                 existing = await Signup.create(
-                    slot_id=target_slot.id, member_id=participant.id, status=status, queued_at=now
+                    slot_id=target_slot.id,
+                    member_id=participant.id,
+                    status=status,
+                    queued_at=now,
+                    hidden=hidden,
                 )
             else:
-                existing.status, existing.queued_at = status, now
-                await existing.save(update_fields=["status", "queued_at"])
+                existing.status, existing.queued_at, existing.hidden = status, now, hidden
+                await existing.save(update_fields=["status", "queued_at", "hidden"])
             await self._count(target_slot.id, status, +1)
             position = await self._position(existing) if status == SignupStatus.WAITLISTED else None
         await self.notifications.notify(
@@ -568,7 +578,7 @@ class Board:
             raise Conflict("Attendance is marked after the slot has ended.")
         participant = await self._participant(handle)
         if participant.id == organizer.id:
-            raise Forbidden("Hours cannot be self-confirmed: another organizer or a moderator can.")
+            raise Forbidden("Hours cannot be self-confirmed: a moderator can confirm yours.")
         signup = await Signup.get_or_none(
             slot_id=slot.id, member_id=participant.id, status=SignupStatus.CONFIRMED
         )
@@ -607,6 +617,19 @@ class Board:
             ],
         }
 
+    async def member_erased(self, member_id: int) -> None:
+        """An erased member's places are given up (the next in line moves up)."""
+        signups = await Signup.filter(member_id=member_id, status__in=ACTIVE).select_related(
+            "slot__opportunity"
+        )
+        for signup in signups:
+            try:
+                promoted = await self._leave(signup.slot, member_id, SignupStatus.CANCELLED)
+            except NotFound:
+                continue
+            if signup.slot.starts_at > self.settings.now():
+                await self._after_promotion(signup.slot, promoted)
+
     # -- reminders -----------------------------------------------------------------
 
     async def send_reminders(self) -> int:
@@ -620,15 +643,16 @@ class Board:
         now = self.settings.now()
         sent = 0
         windows = (
-            ("1h", dt.timedelta(hours=1), ["", "24h"], "in about an hour"),
-            ("24h", dt.timedelta(hours=24), [""], "tomorrow"),
+            ("1h", dt.timedelta(hours=1), ["", "24h"], "within the hour"),
+            ("24h", dt.timedelta(hours=24), [""], "within a day"),
         )
         for mark, ahead, before, when in windows:
             due = await Slot.filter(
                 starts_at__gt=now,
                 starts_at__lte=now + ahead,
                 reminded__in=before,
-                opportunity__status=OpportunityStatus.OPEN,
+                # Closed listings keep their slots (and people): they are reminded too.
+                opportunity__status__in=[OpportunityStatus.OPEN, OpportunityStatus.CLOSED],
             ).select_related("opportunity")
             for slot in due:
                 notes = []
@@ -673,6 +697,8 @@ class Board:
         opportunity = item.opportunity
         if opportunity is None or decision not in ("approve", "reject"):
             return
+        if item.kind == ReviewKind.CRISIS:
+            return  # a crisis handled says nothing about whether the listing may go up
         approved = decision == "approve"
         if approved and opportunity.status != OpportunityStatus.PENDING_REVIEW:
             return  # a flagged listing left up stays as it is

@@ -16,12 +16,14 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from ..chat.models import Block
 from ..chat.service import Chat
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..identity import handles
 from ..identity.models import Member, MemberStatus
 from ..identity.service import member_json
-from ..moderation.service import Moderation, is_moderator
+from ..moderation.detection import find_crisis
+from ..moderation.service import Moderation, Notice, is_moderator
 from ..notifications.service import Notifications, escape
 from ..settings import Settings
 from .models import SponsorOffer, SponsorRequest, Sponsorship
@@ -29,6 +31,8 @@ from .models import SponsorOffer, SponsorRequest, Sponsorship
 __all__ = ["Sponsorships"]
 
 MAX_NOTE = 1000
+#: Members whose offers and requests are shown (not suspended, banned or erased).
+_LISTED = [MemberStatus.ACTIVE, MemberStatus.SILENCED]
 
 
 class Sponsorships:
@@ -77,7 +81,9 @@ class Sponsorships:
         if not await SponsorOffer.filter(member_id=member.id, active=True).update(active=False):
             raise NotFound("You have no offer to withdraw.")
 
-    async def request(self, member: Member, note: Any, sponsor: Any = None) -> SponsorRequest:
+    async def request(
+        self, member: Member, note: Any, sponsor: Any = None
+    ) -> tuple[SponsorRequest, list[Notice]]:
         self.moderation.ensure_may_write(member)
         text = self._note(note)
         target = None
@@ -98,6 +104,10 @@ class Sponsorships:
         made = await SponsorRequest.create(
             member=member, note=text, sponsor=target, created_at=self.settings.now()
         )
+        # Someone asking for a sponsor may be in crisis: help, and a moderator, at once.
+        crisis = find_crisis(text, self.settings.crisis_phrases)
+        if crisis:
+            await self.moderation.crisis_about(member, crisis, where="a sponsorship request")
         if target is not None:
             await self.notifications.notify(
                 target.id,
@@ -105,7 +115,7 @@ class Sponsorships:
                 f"<p>@{escape(member.handle or '')} asked if you would sponsor them.</p>",
                 target=("sponsor_request", made.id),
             )
-        return made
+        return made, [self.moderation.crisis_notice()] if crisis else []
 
     async def withdraw_request(self, member: Member, request_id: int) -> None:
         if not await SponsorRequest.filter(id=request_id, member_id=member.id, open=True).update(
@@ -131,6 +141,11 @@ class Sponsorships:
         sponsee = wanted.member
         if sponsee.status in (MemberStatus.ERASED, MemberStatus.BANNED):
             raise NotFound("No open request with that id.")
+        if await Block.filter(
+            Q(member_id=sponsor.id, blocked_id=sponsee.id)
+            | Q(member_id=sponsee.id, blocked_id=sponsor.id)
+        ).exists():
+            raise Forbidden("One of you has blocked the other.")
         async with in_transaction():
             # Of two sponsors accepting at once, one wins.
             taken = await SponsorRequest.filter(id=wanted.id, open=True).update(open=False)
@@ -167,7 +182,7 @@ class Sponsorships:
     async def board(self, member: Member) -> dict[str, Any]:
         """What this member may see of sponsorship."""
         offers = (
-            await SponsorOffer.filter(active=True, member__status__not=MemberStatus.ERASED)
+            await SponsorOffer.filter(active=True, member__status__in=_LISTED)
             .select_related("member")
             .order_by("id")
         )
@@ -196,7 +211,7 @@ class Sponsorships:
         if mine_offer is not None:
             # Requests are seen only by potential sponsors (and only their own asks).
             wanted = (
-                await SponsorRequest.filter(open=True)
+                await SponsorRequest.filter(open=True, member__status__in=_LISTED)
                 .filter(Q(sponsor_id=None) | Q(sponsor_id=member.id))
                 .exclude(member_id=member.id)
                 .select_related("member")

@@ -426,7 +426,7 @@ async def test_idle_sockets_close_and_connections_per_member_are_limited(
     third = await chat.connect(river)
     with pytest.raises(ConnectionClosed) as closed:
         await frame(third)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
     # A client that pings stays; one that says nothing is closed.
     for _ in range(3):
         await send(second, type="ping")

@@ -324,3 +324,51 @@ async def test_service_hours_are_private_unless_shared(world: World) -> None:
     assert changed.status_code == 200 and changed.json()["timezone"] == "Asia/Tokyo"
     assert (await other.get("/members/river")).json()["service_hours"] == 0
     assert (await river.patch("/me", json={"timezone": "Mars/Olympus"})).status_code == 422
+
+
+async def test_an_erased_member_gives_up_their_seat(world: World) -> None:
+    organizer = await world.member("organizer", trust=2)
+    leaving = await world.member("leaving", trust=1)
+    waiting = await world.member("waiting", trust=1)
+    made = await listing(organizer, world, slots=[slot_at(world, 48, 1)])
+    slot_id = made["slots"][0]["id"]
+    await leaving.post(f"/slots/{slot_id}/signups")
+    assert (await waiting.post(f"/slots/{slot_id}/signups")).json()["status"] == "waitlisted"
+    await leaving.patch("/me", json={"timezone": "Europe/Paris"})
+    erased = await leaving.request("DELETE", "/me", json={"password": "a long enough passphrase"})
+    assert erased.status_code == 204
+    mine = (await waiting.get(f"/opportunities/{made['id']}")).json()["slots"][0]["my_signup"]
+    assert mine["status"] == "confirmed"
+    gone = await Member.get(id=(await Signup.get(status="cancelled")).member_id)
+    assert gone.timezone == "" and gone.share_service_hours is False
+
+
+async def test_moving_keeps_the_place_and_the_choice_to_be_hidden(world: World) -> None:
+    organizer = await world.member("organizer", trust=2)
+    shy = await world.member("shy", trust=1)
+    made = await listing(organizer, world, slots=[slot_at(world, 48, 2), slot_at(world, 72, 2)])
+    first, second = (s["id"] for s in made["slots"])
+    await shy.post(f"/slots/{first}/signups")
+    await shy.post(f"/slots/{second}/signups")
+    refused = await organizer.post(f"/slots/{first}/signups/shy/move", json={"to_slot": second})
+    assert refused.status_code == 409
+    still = (await shy.get(f"/opportunities/{made['id']}")).json()["slots"][0]["my_signup"]
+    assert still["status"] == "confirmed"  # a refused move leaves them where they were
+    await shy.delete(f"/slots/{second}/signups/me")
+    await shy.patch(f"/slots/{first}/signups/me", json={"hidden": True})
+    moved = await organizer.post(f"/slots/{first}/signups/shy/move", json={"to_slot": second})
+    assert moved.status_code == 200 and moved.json()["status"] == "confirmed"
+    now = (await shy.get(f"/opportunities/{made['id']}")).json()["slots"][1]["my_signup"]
+    assert now["hidden"] is True
+
+
+async def test_a_sponsorship_request_in_crisis_brings_help(world: World) -> None:
+    mod = await world.member("mod-a", Role.MODERATOR)
+    newcomer = await world.member("newcomer", trust=0)
+    asked = await newcomer.post(
+        "/sponsorship/requests", json={"note": "I need help, I want to end my life"}
+    )
+    assert asked.status_code == 201
+    assert asked.json()["notices"][0]["kind"] == "crisis_resources"
+    top = (await mod.get("/moderation/queue")).json()["items"][0]
+    assert top["kind"] == "crisis" and "sponsorship request" in top["reason"]

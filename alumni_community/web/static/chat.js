@@ -36,6 +36,9 @@ const FINAL = new Map([
 ]);
 const FINAL_STATES = new Set(FINAL.values());
 
+/** @typedef {{seen: number|null, floor: number|null}} RoomCursor last seq seen; else last_seq */
+/** @typedef {{frame: object, resolve: Function, reject: Function}} PendingSend */
+
 /**
  * The chat socket's URL for a community mounted at `mountPath` on this page's host.
  * @param {string} mountPath e.g. "/community"
@@ -69,19 +72,17 @@ export class ChatClient {
    * @param {string} url the socket's URL (see `socketUrl`)
    * @param {object} [options]
    * @param {(type: string, frame: object) => void} [options.onEvent]
-   * @param {number} [options.pingEvery] ms between pings, before jitter of up to half again
+   * @param {number} [options.pingEvery] ms between pings, plus up to half again of jitter
    */
   constructor(url, { onEvent = () => {}, pingEvery = PING_EVERY } = {}) {
     this.url = url;
     this.onEvent = onEvent;
     this.pingEvery = pingEvery;
     this.state = "closed";
-    /** Subscribed rooms: the last seq seen, and `last_seq` when nothing was seen. */
-    this.rooms = /** @type {Map<string, {seen: number|null, floor: number|null}>} */ (new Map());
-    /** Sends not yet echoed, in the order made. */
-    this.pending = /** @type {Map<string, {frame: object, resolve: Function, reject: Function}>} */ (
-      new Map()
-    );
+    /** @type {Map<string, RoomCursor>} subscribed rooms, by slug */
+    this.rooms = new Map();
+    /** @type {Map<string, PendingSend>} sends not yet echoed, by client_id, in the order made */
+    this.pending = new Map();
     this._ws = null;
     this._ready = false; // the server said hello on this socket
     this._stopped = true;
@@ -95,7 +96,7 @@ export class ChatClient {
     this._offline = () => this._ws && this._drop();
   }
 
-  /** Open the socket and keep it open until `close()` or a final refusal. */
+  /** Open the socket and keep it open until `close()` or a final refusal (then call again). */
   connect() {
     if (!this._stopped) return;
     this._stopped = false;
@@ -137,7 +138,8 @@ export class ChatClient {
     const frame = { type: "send", room, body, client_id };
     if (confirm) frame.confirm = true;
     return new Promise((resolve, reject) => {
-      const refusal = this._tooLarge(frame) ? "too_large" : FINAL_STATES.has(this.state) && this.state;
+      const final = FINAL_STATES.has(this.state) && this.state;
+      const refusal = this._tooLarge(frame) ? "too_large" : final;
       if (refusal) {
         reject(new ChatError({ type: "error", code: refusal, detail: `not sent: ${refusal}` }));
         return;
@@ -148,22 +150,25 @@ export class ChatClient {
     });
   }
 
-  /**
-   * Frames that need the socket: each returns the `ref` an `error` frame would
-   * carry, or null when not connected (nothing was sent).
-   */
+  // Frames that need the socket: each returns the `ref` an `error` frame about it
+  // would carry, or null when not connected (then nothing was sent).
+
+  /** @param {string} room @param {number} seq @param {string} body */
   edit(room, seq, body) {
     return this._op({ type: "edit", room, seq, body });
   }
 
+  /** @param {string} room @param {number} seq */
   delete(room, seq) {
     return this._op({ type: "delete", room, seq });
   }
 
+  /** Add `emoji` to the message at `seq` in `room`, or with `{remove: true}` take it back. */
   react(room, seq, emoji, { remove = false } = {}) {
     return this._op({ type: "react", room, seq, emoji, remove });
   }
 
+  /** The member has read `room` up to and including `seq`; the server answers with `read`. */
   markRead(room, seq) {
     return this._op({ type: "read", room, seq });
   }
@@ -276,6 +281,8 @@ export class ChatClient {
       const { reject } = this.pending.get(frame.ref);
       this.pending.delete(frame.ref);
       reject(new ChatError(frame));
+    } else if (frame.type === "error" && frame.code === "not_found" && this.rooms.has(frame.ref)) {
+      this.rooms.delete(frame.ref); // gone, or no longer ours: stop resubscribing
     }
   }
 
@@ -296,7 +303,7 @@ export class ChatClient {
 
   _subscribeFrame(room) {
     const { seen, floor } = this.rooms.get(room);
-    return { type: "subscribe", room, since: seen ?? floor };
+    return { type: "subscribe", room, since: seen ?? floor, ref: room };
   }
 
   _op(frame) {
