@@ -470,6 +470,8 @@ class Accounts:
                 "bio": member.bio,
                 "sobriety_date": member.sobriety_date.isoformat() if member.sobriety_date else None,
                 "share_milestones": member.share_milestones,
+                "share_service_hours": member.share_service_hours,
+                "timezone": member.timezone,
                 "has_password": member.password_hash is not None,
                 "host_linked": member.host_key is not None,
             },
@@ -487,6 +489,7 @@ class Accounts:
             "posts": await _posts_of(member.id),
             "notifications": await _notifications_of(member.id),
             "messages": await _messages_of(member.id),
+            **await _service_of(member.id),
         }
 
     async def erase(
@@ -826,3 +829,68 @@ def _is_zone(name: str) -> bool:
     except (ValueError, KeyError, OSError):
         return False
     return True
+
+
+async def _service_of(member_id: int) -> dict[str, Any]:
+    """The member's listings, sign-ups and hours, and their sponsorship."""
+    from tortoise.expressions import Q as Q_
+
+    from ..opportunities.models import (
+        Opportunity,
+        Signup,
+        SponsorOffer,
+        SponsorRequest,
+        Sponsorship,
+    )
+
+    listings = await Opportunity.filter(organizer_id=member_id).order_by("id")
+    signups = (
+        await Signup.filter(member_id=member_id).order_by("id").select_related("slot__opportunity")
+    )
+    offer = await SponsorOffer.get_or_none(member_id=member_id)
+    requests = await SponsorRequest.filter(member_id=member_id).order_by("id")
+    matches = (
+        await Sponsorship.filter(Q_(sponsor_id=member_id) | Q_(sponsee_id=member_id))
+        .order_by("id")
+        .select_related("sponsor", "sponsee")
+    )
+    return {
+        "listings": [
+            {
+                "title": o.title,
+                "body": o.body,
+                "status": str(o.status),
+                "created_at": o.created_at.isoformat(),
+            }
+            for o in listings
+        ],
+        "signups": [
+            {
+                "opportunity": s.slot.opportunity.title,
+                "starts_at": s.slot.starts_at.isoformat(),
+                "status": str(s.status),
+                "hidden": s.hidden,
+                "attended": s.attended,
+                "hours": s.hours,
+            }
+            for s in signups
+        ],
+        "sponsorship": {
+            "offer": {"capacity": offer.capacity, "note": offer.note, "active": offer.active}
+            if offer
+            else None,
+            "requests": [
+                {"note": r.note, "open": r.open, "created_at": r.created_at.isoformat()}
+                for r in requests
+            ],
+            "matches": [
+                {
+                    "role": "sponsor" if m.sponsor_id == member_id else "sponsee",
+                    "with": (m.sponsee if m.sponsor_id == member_id else m.sponsor).handle,
+                    "started_at": m.started_at.isoformat(),
+                    "ended_at": m.ended_at.isoformat() if m.ended_at else None,
+                }
+                for m in matches
+            ],
+        },
+    }

@@ -372,3 +372,17 @@ async def test_a_sponsorship_request_in_crisis_brings_help(world: World) -> None
     assert asked.json()["notices"][0]["kind"] == "crisis_resources"
     top = (await mod.get("/moderation/queue")).json()["items"][0]
     assert top["kind"] == "crisis" and "sponsorship request" in top["reason"]
+
+
+async def test_the_export_holds_the_members_service(world: World) -> None:
+    organizer = await world.member("organizer", trust=2)
+    river = await world.member("river", trust=1)
+    made = await listing(organizer, world)
+    await river.post(f"/slots/{made['slots'][0]['id']}/signups")
+    mine = (await river.get("/me/export")).json()
+    assert [(s["opportunity"], s["status"]) for s in mine["signups"]] == [
+        ("Kitchen shift", "confirmed")
+    ]
+    theirs = (await organizer.get("/me/export")).json()
+    assert [o["title"] for o in theirs["listings"]] == ["Kitchen shift"]
+    assert theirs["sponsorship"] == {"offer": None, "requests": [], "matches": []}
