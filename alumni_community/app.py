@@ -30,7 +30,7 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import api
+from . import api, milestones
 from .chat.broker import Broker, make_broker
 from .chat.endpoint import websocket_endpoint
 from .chat.hub import Hub
@@ -214,9 +214,14 @@ class Community:
         root_path = scope.get("root_path", "")
         scope = {**scope, "router": self._router, "app_root_path": root_path}
         token = self.database.enter()
+        now = self.settings.now()
+        ladder = milestones.use(
+            self.settings.milestone_ladder, now.date() if self.settings.clock else None
+        )
         try:
             await self._app(scope, receive, send)
         finally:
+            milestones.reset(ladder)
             self.database.leave(token)
 
     def _build_app(self) -> ASGIApp:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .milestones import DEFAULT_LADDER, Step
 from .moderation.crisis_phrases import DEFAULT_CRISIS_PHRASES
 from .moderation.trust import CrisisResource, TrustRules
 
@@ -122,6 +123,10 @@ class Settings:
     #: Seconds between rounds of slot reminders (24 h and 1 h before): a
     #: minute late is still on time for a reminder.
     reminder_interval_seconds: int = 60
+
+    #: The milestone ladder before the yearly ones (see milestones.py): the
+    #: chips and keytags of 12-step fellowships.
+    milestone_ladder: Sequence[Step] = DEFAULT_LADDER
 
     #: Days of self-declared sobriety a member needs to offer sponsorship
     #: (a year: the common rule of thumb in 12-step fellowships).
@@ -287,6 +292,14 @@ class Settings:
             raise ConfigurationError(
                 "phone_region", f"{self.phone_region!r} is not a region code such as US or GB"
             )
+        if isinstance(self.milestone_ladder, str) or not all(
+            isinstance(step, Step) and (step.days > 0 or step.months > 0)
+            for step in self.milestone_ladder
+        ):
+            raise ConfigurationError(
+                "milestone_ladder", "a list of Step(label, days=..., months=...) values"
+            )
+        object.__setattr__(self, "milestone_ladder", tuple(self.milestone_ladder))
         object.__setattr__(self, "crisis_phrases", tuple(self.crisis_phrases))
         object.__setattr__(self, "crisis_resources", tuple(self.crisis_resources))
         origins = tuple(self.allowed_origins)
@@ -388,7 +401,14 @@ class Settings:
         name does not silently fall back to a default.
         """
         env = os.environ if environ is None else environ
-        callables = {"host_identity", "host_role", "clock", "trust", "crisis_resources"}
+        callables = {
+            "host_identity",
+            "host_role",
+            "clock",
+            "trust",
+            "crisis_resources",
+            "milestone_ladder",
+        }
         known = {f.name: f for f in dataclasses.fields(cls) if f.name not in callables}
         values: dict[str, Any] = {}
         for key, raw in env.items():

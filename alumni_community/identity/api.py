@@ -369,6 +369,21 @@ async def get_member(request: Request) -> Response:
     return JSONResponse(await _accounts(request).public_profile(request.path_params["handle"]))
 
 
+@operation(
+    summary="Members celebrating a milestone this month (those who share them)",
+    response={
+        "type": "object",
+        "required": ["items", "next"],
+        "properties": {"items": {"type": "array"}, "next": {"type": "null"}},
+    },
+    tags=("profile",),
+)
+async def celebrating(request: Request) -> Response:
+    member, _ = require_member(request)
+    items = await _accounts(request).celebrating(member)
+    return JSONResponse({"items": items, "next": None})
+
+
 routes: list[BaseRoute] = [
     Route("/accounts", create_account, methods=["POST"], name="api:create_account"),
     Route("/accounts/host", claim_host_handle, methods=["POST"], name="api:claim_host_handle"),
@@ -386,4 +401,5 @@ routes: list[BaseRoute] = [
     Route("/me/recovery-codes", regenerate_codes, methods=["POST"], name="api:regenerate_codes"),
     Route("/me/export", export_me, methods=["GET"], name="api:export_me"),
     Route("/members/{handle}", get_member, methods=["GET"], name="api:get_member"),
+    Route("/milestones/celebrating", celebrating, methods=["GET"], name="api:celebrating"),
 ]

@@ -18,6 +18,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
+from .. import milestones
 from ..content import render_markdown
 from ..errors import (
     AccountInactive,
@@ -65,13 +66,13 @@ def member_json(member: Member) -> dict[str, Any]:
     """A member as every other member may see them: handle, role, month joined."""
     if member.status == MemberStatus.ERASED or member.handle is None:
         return {"handle": None, "role": "member", "joined": None, "milestone": None}
+    # A milestone is shown only when the member chose to share it.
+    reached = milestones.current(member.sobriety_date) if member.share_milestones else None
     return {
         "handle": member.handle,
         "role": str(member.role),
         "joined": member.joined_at.strftime("%Y-%m"),
-        # Milestones are computed from the sobriety date once members can
-        # share them; until then nobody's is shown.
-        "milestone": None,
+        "milestone": {"days": reached.days, "label": reached.label} if reached else None,
     }
 
 
@@ -400,6 +401,24 @@ class Accounts:
             "host_linked": member.host_key is not None,
             "recovery_codes_left": await self.remaining_recovery_codes(member),
         }
+
+    async def celebrating(self, viewer: Member) -> list[dict[str, Any]]:
+        """Members who share their milestones and reached one this month, latest first."""
+        today = self.settings.now().date()
+        rows = await Member.filter(
+            share_milestones=True,
+            sobriety_date__isnull=False,
+            status__in=[MemberStatus.ACTIVE, MemberStatus.SILENCED],
+        )
+        found = []
+        for member in rows:
+            assert member.sobriety_date is not None
+            reached = milestones.milestone_on(
+                member.sobriety_date, today, self.settings.milestone_ladder
+            )
+            if reached and (reached.on.year, reached.on.month) == (today.year, today.month):
+                found.append((reached.on, member_json(member)))
+        return [who for _, who in sorted(found, key=lambda f: f[0], reverse=True)]
 
     async def public_profile(self, handle: str) -> dict[str, Any]:
         member = await Member.get_or_none(handle_key=handles.key(handle)[:64])
