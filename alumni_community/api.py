@@ -10,6 +10,7 @@ from .chat import api as chat_api
 from .errors import ServiceUnavailable
 from .identity import api as identity_api
 from .identity.edge import cookie_name
+from .meetings import api as meetings_api
 from .moderation import api as moderation_api
 from .notifications import api as notifications_api
 from .openapi import document, operation
@@ -66,4 +67,5 @@ routes: list[BaseRoute] = [
     *notifications_api.routes,
     *chat_api.routes,
     *opportunities_api.routes,
+    *meetings_api.routes,
 ]

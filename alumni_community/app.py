@@ -40,6 +40,7 @@ from .errors import CommunityError
 from .headers import SecurityHeadersMiddleware
 from .identity.edge import AuthMiddleware
 from .identity.service import Accounts
+from .meetings.service import Meetings
 from .moderation.actions import Actions
 from .moderation.service import Moderation
 from .notifications.service import Notifications
@@ -75,6 +76,7 @@ class Community:
         self.chat = Chat(self.settings, self.moderation, self.rooms)
         self.hub = Hub(self.settings, self.chat)
         self.board = Board(self.settings, self.moderation, self.notifications)
+        self.meetings = Meetings(self.settings, self.moderation)
         self.moderation.listing_listeners.append(self.board.decided)
         self.accounts.erase_listeners.append(self.board.member_erased)
         self.sponsorships = Sponsorships(

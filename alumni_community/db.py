@@ -82,6 +82,7 @@ _open_engines: Counter[str] = Counter()
 MODEL_MODULES: tuple[str, ...] = (
     "alumni_community.chat.models",
     "alumni_community.identity.models",
+    "alumni_community.meetings.models",
     "alumni_community.moderation.models",
     "alumni_community.notifications.models",
     "alumni_community.opportunities.models",

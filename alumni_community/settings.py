@@ -124,6 +124,11 @@ class Settings:
     #: minute late is still on time for a reminder.
     reminder_interval_seconds: int = 60
 
+    #: Publish public meetings at ``/api/v1/meetings/feed.json`` in the
+    #: Meeting Guide format. Off by default: anonymity first, the centre
+    #: decides which meetings (never any member data) are listed.
+    meeting_guide_feed: bool = False
+
     #: The milestone ladder before the yearly ones (see milestones.py): the
     #: chips and keytags of 12-step fellowships.
     milestone_ladder: Sequence[Step] = DEFAULT_LADDER

@@ -55,6 +55,8 @@ class Member(Model):
     share_milestones = fields.BooleanField(default=False)
     # Confirmed service hours on the public profile: off unless the member says so.
     share_service_hours = fields.BooleanField(default=False)
+    # May create and edit meetings without being a moderator.
+    meeting_host = fields.BooleanField(default=False)
     # IANA time zone for showing times ("" = the community's default).
     timezone = fields.CharField(max_length=64, default="")
     # argon2id hash, NULL for members who only come in through the host.

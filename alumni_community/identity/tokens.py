@@ -85,3 +85,23 @@ def normalize_recovery_code(code: str) -> str:
 
 def recovery_code_hash(secret_key: str, code: str) -> str:
     return _keyed(secret_key, "recovery-code", normalize_recovery_code(code))
+
+
+def calendar_key(secret_key: str, member_id: int) -> str:
+    """A member's calendar subscription key: calendar apps cannot send our cookie.
+
+    It only unlocks the meeting schedule, which every member may read.
+    """
+    digest = hmac.new(
+        secret_key.encode(), b"calendar\x00" + str(member_id).encode(), hashlib.sha256
+    ).hexdigest()[:32]
+    return f"{member_id}.{digest}"
+
+
+def calendar_member(secret_key: str, key: str) -> int | None:
+    """The member id a calendar key belongs to, or None."""
+    member_id, _, _ = key.partition(".")
+    if not member_id.isdigit() or len(member_id) > 12:
+        return None
+    expected = calendar_key(secret_key, int(member_id))
+    return int(member_id) if hmac.compare_digest(expected, key) else None

@@ -1,0 +1,1 @@
+"""Recurring meetings: occurrences in any time zone, the Meeting Guide feed, iCalendar."""
