@@ -150,7 +150,7 @@ class Community:
                     from .demo import seed
 
                     with self.database.activate():
-                        await seed(self.accounts, self.board)
+                        await seed(self.accounts, self.board, self.meetings)
                 with self.database.activate():
                     # Started inside our database context: the broker's
                     # listener and the hub's tasks read the database.

@@ -97,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     trust.add_argument("--level", type=int, choices=range(4), required=True)
     trust.set_defaults(run=_trust)
 
+    host = commands.add_parser(
+        "meeting-host", parents=[common], help="let a member schedule meetings (or stop)"
+    )
+    host.add_argument("handle")
+    host.add_argument("--off", action="store_true", help="take the permission away")
+    host.set_defaults(run=_meeting_host)
+
     export = commands.add_parser(
         "export", parents=[common], help="print everything held about a member, as JSON"
     )
@@ -178,6 +185,12 @@ def _promote(args: argparse.Namespace) -> int:
 def _trust(args: argparse.Namespace) -> int:
     member = _with_accounts(args, lambda a: a.set_trust(args.handle, args.level))
     print(f"{member.handle} now has trust level {member.trust_level}")
+    return 0
+
+
+def _meeting_host(args: argparse.Namespace) -> int:
+    member = _with_accounts(args, lambda a: a.set_meeting_host(args.handle, not args.off))
+    print(f"{member.handle} {'may' if member.meeting_host else 'may not'} schedule meetings")
     return 0
 
 

@@ -6,6 +6,8 @@ import datetime as dt
 
 from .identity.models import Member, Role
 from .identity.service import Accounts
+from .meetings.models import Meeting
+from .meetings.service import Meetings
 from .opportunities.models import Opportunity
 from .opportunities.service import Board
 from .rooms.models import Moderation, Room, Visibility
@@ -43,7 +45,9 @@ DEMO_ROOMS = [
 ]
 
 
-async def seed(accounts: Accounts, board: Board | None = None) -> None:
+async def seed(
+    accounts: Accounts, board: Board | None = None, meetings: Meetings | None = None
+) -> None:
     """Create the demo rooms, members and a service listing once; running it again
     changes nothing."""
     for handle, password, role in DEMO_LOGINS:
@@ -82,5 +86,21 @@ async def seed(accounts: Accounts, board: Board | None = None) -> None:
                 "location": "online",
                 "tags": ["phone", "newcomers"],
                 "slots": slots,
+            },
+        )
+    if meetings is not None and not await Meeting.exists():
+        moderator = await Member.get(handle_key="demo-moderator")
+        await meetings.create(
+            moderator,
+            {
+                "name": "Alumni Tuesday Night",
+                "day": 2,
+                "time": "19:00",
+                "end_time": "20:00",
+                "timezone": meetings.settings.timezone,
+                "types": ["C", "D"],
+                "conference_url": "https://meet.example.org/alumni-tuesday",
+                "room": "daily-reflections",
+                "notes": "Closed discussion meeting for alumni. Doors open 15 minutes early.",
             },
         )

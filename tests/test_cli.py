@@ -147,6 +147,13 @@ def test_member_commands_create_promote_trust_and_export(database_url: str) -> N
     )
     assert trusted.returncode == 0 and "trust level 3" in trusted.stdout
 
+    hosting = _cli_input("meeting-host", "first-admin", stdin="", database_url=database_url)
+    assert hosting.returncode == 0 and "may schedule meetings" in hosting.stdout
+    stopped = _cli_input(
+        "meeting-host", "first-admin", "--off", stdin="", database_url=database_url
+    )
+    assert stopped.returncode == 0 and "may not schedule" in stopped.stdout
+
     exported = _cli_input("export", "first-admin", stdin="", database_url=database_url)
     data = json.loads(exported.stdout)
     assert data["member"]["handle"] == "first-admin"

@@ -463,6 +463,12 @@ class Accounts:
         await member.save(update_fields=["role"])
         return member
 
+    async def set_meeting_host(self, handle: str, allowed: bool) -> Member:
+        member = await self.get_by_handle(handle)
+        member.meeting_host = allowed
+        await member.save(update_fields=["meeting_host"])
+        return member
+
     async def set_trust(self, handle: str, level: int) -> Member:
         if not 0 <= level <= 3:
             raise ValidationFailed({"level": ["must be 0, 1, 2 or 3"]})

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from alumni_community.identity.models import Role
+from alumni_community.identity.models import Member, Role
 
 from .conftest import World
 
@@ -107,6 +107,9 @@ async def test_meetings_in_progress_and_who_may_schedule(world: World) -> None:
     river = await world.member("river", trust=2)
     refused = await river.post("/meetings", json={"name": "x", "day": 1, "time": "10:00"})
     assert refused.status_code == 403
+    await Member.filter(handle="river").update(meeting_host=True)  # what the CLI grants
+    hosted = await meeting(river, name="River's meeting", day=3)
+    assert hosted["slug"] == "river-s-meeting"
     # The world's clock: Sunday 1 March 2026, 09:00 UTC.
     await meeting(mod, name="Now", day=0, time="08:30", end_time="09:30", timezone="UTC")
     items = await river.get("/meetings")
