@@ -497,6 +497,7 @@ class Accounts:
                 "share_milestones": member.share_milestones,
                 "share_service_hours": member.share_service_hours,
                 "timezone": member.timezone,
+                "meeting_host": member.meeting_host,
                 "has_password": member.password_hash is not None,
                 "host_linked": member.host_key is not None,
             },
