@@ -232,20 +232,35 @@ class Board:
             query = query.filter(
                 slots__starts_at__gt=now, slots__confirmed_count__lt=F("slots__capacity")
             ).distinct()
-        rows = await query.order_by("-id").limit(PAGE_SIZE + 1).select_related("organizer")
-        tag = filters.get("tag")
+        tag = (filters.get("tag") or "").lower()
+        rows: list[Opportunity] = []
+        # Tags live in a JSON list, which SQLite cannot index: a tag filter
+        # reads the keyset in batches until a page is full (or the board ends).
+        last: int | None = None
+        scanned_out = False
+        for _ in range(20):
+            batch_query = query.filter(id__lt=last) if last is not None else query
+            batch = await batch_query.order_by("-id").limit(100).select_related("organizer")
+            if not batch:
+                break
+            last = batch[-1].id
+            rows.extend(row for row in batch if not tag or tag in row.tags)
+            if len(rows) > PAGE_SIZE or len(batch) < 100:
+                break
+        else:
+            scanned_out = True  # a page's worth of reading: continue from here next time
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
+        if more:
+            next_cursor: str | None = str(rows[-1].id)
+        else:
+            next_cursor = str(last) if scanned_out else None
         slots = await Slot.filter(opportunity_id__in=[o.id for o in rows]).order_by("starts_at")
         by_opportunity: dict[int, list[Slot]] = {}
         for slot in slots:
             by_opportunity.setdefault(slot.opportunity_id, []).append(slot)
-        items = [
-            self.summary_json(o, by_opportunity.get(o.id, []), member)
-            for o in rows
-            if not tag or tag.lower() in o.tags
-        ]
-        return {"items": items, "next": str(rows[-1].id) if more and rows else None}
+        items = [self.summary_json(o, by_opportunity.get(o.id, []), member) for o in rows]
+        return {"items": items, "next": next_cursor}
 
     def summary_json(
         self, opportunity: Opportunity, slots: list[Slot], viewer: Member

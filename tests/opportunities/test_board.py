@@ -386,3 +386,30 @@ async def test_the_export_holds_the_members_service(world: World) -> None:
     theirs = (await organizer.get("/me/export")).json()
     assert [o["title"] for o in theirs["listings"]] == ["Kitchen shift"]
     assert theirs["sponsorship"] == {"offer": None, "requests": [], "matches": []}
+
+
+async def test_filters_and_pages(world: World) -> None:
+    organizer = await world.member("organizer", trust=2)
+    river = await world.member("river", trust=1)
+    for i in range(35):
+        await listing(
+            organizer,
+            world,
+            title=f"L{i}",
+            tags=["phone"] if i % 5 == 0 else ["kitchen"],
+            kind="mentoring" if i == 7 else "volunteer",
+        )
+    first = (await river.get("/opportunities")).json()
+    assert len(first["items"]) == 30 and first["next"]
+    rest = (await river.get("/opportunities", params={"cursor": first["next"]})).json()
+    titles = [o["title"] for o in first["items"] + rest["items"]]
+    assert titles == [f"L{i}" for i in reversed(range(35))] and rest["next"] is None
+    # A tag filter fills its page from further down the board.
+    phone = (await river.get("/opportunities", params={"tag": "phone"})).json()
+    assert [o["title"] for o in phone["items"]] == [f"L{i}" for i in (30, 25, 20, 15, 10, 5, 0)]
+    kind = (await river.get("/opportunities", params={"kind": "mentoring"})).json()
+    assert [o["title"] for o in kind["items"]] == ["L7"]
+    assert (await river.get("/opportunities", params={"kind": "party"})).status_code == 422
+    assert (await river.get("/opportunities", params={"cursor": "x"})).status_code == 422
+    seats = (await river.get("/opportunities", params={"open_seats": "true"})).json()
+    assert len(seats["items"]) == 30
