@@ -36,6 +36,7 @@ from .errors import (
     Silenced,
     ValidationFailed,
 )
+from .milestones import Step as MilestoneStep
 from .moderation.trust import CrisisResource, TrustRules
 from .settings import Limit, Settings
 
@@ -54,6 +55,7 @@ __all__ = [
     "InvalidCredentials",
     "Limit",
     "MethodNotAllowed",
+    "MilestoneStep",
     "NotAuthenticated",
     "NotFound",
     "PayloadTooLarge",

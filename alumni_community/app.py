@@ -151,17 +151,22 @@ class Community:
 
                     with self.database.activate():
                         await seed(self.accounts, self.board, self.meetings)
-                with self.database.activate():
-                    # Started inside our database context: the broker's
-                    # listener and the hub's tasks read the database.
-                    self.broker = make_broker(self.settings.broker)
-                    await self.broker.start(self.hub.deliver, self.hub.resume)
-                    self.chat.publish = self.broker.publish
-                    self.hub.start()
-                    self._reminders = asyncio.create_task(
-                        self.board.run_reminders(self.settings.reminder_interval_seconds),
-                        name="ac-reminders",
-                    )
+                # Started inside our database context (and our milestone
+                # ladder): the broker's listener and the hub's tasks read the
+                # database and write frames with members' milestones.
+                ladder = milestones.use(self.settings.milestone_ladder, None)
+                try:
+                    with self.database.activate():
+                        self.broker = make_broker(self.settings.broker)
+                        await self.broker.start(self.hub.deliver, self.hub.resume)
+                        self.chat.publish = self.broker.publish
+                        self.hub.start()
+                        self._reminders = asyncio.create_task(
+                            self.board.run_reminders(self.settings.reminder_interval_seconds),
+                            name="ac-reminders",
+                        )
+                finally:
+                    milestones.reset(ladder)
             except BaseException:
                 if self.broker is not None:
                     await self.broker.close()

@@ -562,6 +562,7 @@ class Accounts:
                 share_milestones=False,
                 share_service_hours=False,
                 timezone="",
+                meeting_host=False,
                 password_hash=None,
                 host_key=None,
             )

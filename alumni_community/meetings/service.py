@@ -4,7 +4,7 @@ A meeting meets on some weekdays at a wall-clock time in its own time zone
 (``America/Chicago``), so 19:00 stays 19:00 across daylight-saving changes
 while its instant in UTC moves. Occurrences are computed, never stored:
 for each local date in range, the time is put in the meeting's zone (a time
-that does not exist on a spring-forward day moves to the first that does)
+that does not exist on a spring-forward day moves forward by the gap)
 and then shown in the member's zone. Exceptions cancel or change one date.
 """
 
@@ -20,7 +20,7 @@ from ..content import render_markdown, render_title
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..identity.models import Member
 from ..moderation.service import Moderation, is_moderator
-from ..rooms.models import Room
+from ..rooms.models import Room, Visibility
 from ..settings import Settings
 from .models import Meeting, MeetingException
 
@@ -128,16 +128,20 @@ class Meetings:
 
     async def update(self, member: Member, meeting_id: int, data: dict[str, Any]) -> Meeting:
         self._may_host(member)
+        self.moderation.ensure_may_write(member)
         meeting = await self.get(meeting_id)
         values = await self._checked(data, partial=True)
         for name, value in values.items():
             setattr(meeting, name, value)
+        if not (meeting.location or meeting.conference_url or meeting.conference_phone):
+            raise ValidationFailed({"location": ["give a place, or a conference link or phone"]})
         meeting.updated_at = self.settings.now()
         await meeting.save()
         return meeting
 
     async def delete(self, member: Member, meeting_id: int) -> None:
         self._may_host(member)
+        self.moderation.ensure_may_write(member)
         if not await Meeting.filter(id=meeting_id).delete():
             raise NotFound("No such meeting.")
 
@@ -227,7 +231,10 @@ class Meetings:
             if slug is None:
                 values["room"] = None
             else:
-                room = await Room.get_or_none(slug=str(slug), direct=False)
+                # Only a room every member can see: the link is shown to all.
+                room = await Room.get_or_none(
+                    slug=str(slug), direct=False, visibility=Visibility.MEMBERS
+                )
                 if room is None:
                     errors["room"] = ["no room has that slug"]
                 else:
@@ -248,6 +255,7 @@ class Meetings:
     ) -> MeetingException:
         """Cancel one date, or change its time, place or notes."""
         self._may_host(member)
+        self.moderation.ensure_may_write(member)
         meeting = await self.get(meeting_id)
         errors: dict[str, list[str]] = {}
         try:
