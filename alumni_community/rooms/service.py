@@ -367,8 +367,8 @@ class Rooms:
         raw_title = " ".join(title.split())
         async with self.moderation.help_on_refusal(member, f"{raw_title}\n{body}"):
             errors = {}
-            if not raw_title or len(raw_title) > MAX_TITLE_CHARS:
-                errors["title"] = [f"1 to {MAX_TITLE_CHARS} characters"]
+            if not raw_title or len(raw_title) > MAX_TITLE_CHARS or "\x00" in raw_title:
+                errors["title"] = [f"1 to {MAX_TITLE_CHARS} characters, no NUL characters"]
             errors.update(self._body_errors(body))
             if errors:
                 raise ValidationFailed(errors)
@@ -562,6 +562,9 @@ class Rooms:
             return {"body": ["is required"]}
         if len(body) > MAX_BODY_CHARS:
             return {"body": [f"must be at most {MAX_BODY_CHARS} characters"]}
+        if "\x00" in body:
+            # PostgreSQL cannot store it; every edge gets the same answer.
+            return {"body": ["must not contain NUL characters"]}
         return {}
 
     @staticmethod

@@ -11,9 +11,11 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
 from ..errors import CommunityError
+from ..identity import tokens
+from ..identity.edge import current
 from ..settings import Settings
 
-__all__ = ["make_templates", "render_error_page"]
+__all__ = ["make_templates", "render", "render_error_page"]
 
 
 def make_templates(settings: Settings) -> Jinja2Templates:
@@ -47,7 +49,22 @@ def render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
     templates: Jinja2Templates = request.app.state.templates
+    # What the layout needs on every page; a page may say otherwise (a new session).
+    context = {**_viewer(request), **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _viewer(request: Request) -> dict[str, Any]:
+    """The signed-in member's handle and the CSRF token their forms carry (or None, "")."""
+    state = current(request)
+    settings: Settings | None = getattr(request.app.state, "settings", None)
+    csrf = ""
+    if state.session is not None and settings is not None and settings.secret_key:
+        csrf = tokens.csrf_token(settings.secret_key, state.session.token_hash)
+    return {
+        "viewer_handle": state.member.handle if state.member is not None else None,
+        "csrf_token": csrf,
+    }
 
 
 def render_error_page(scope: Scope, error: CommunityError, ref: str | None) -> Response:
