@@ -55,6 +55,8 @@ TYPING_EVERY = 3.0
 #: Each process re-announces its presence this often; others forget it after PRESENCE_TTL.
 PRESENCE_EVERY = 30.0
 PRESENCE_TTL = 75.0
+#: Joins and leaves within this many seconds are told in one presence frame.
+PRESENCE_QUIET = 0.25
 #: How often sockets' sessions are checked for expiry (and kept from idling out).
 SWEEP_EVERY = 30.0
 
@@ -157,10 +159,15 @@ class Hub:
         #: room id -> process -> (handles online there, when heard)
         self.presence: dict[int, dict[str, tuple[frozenset[str], float]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._presence_due: set[int] = set()
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._closed = False
+        self._pending: set[asyncio.Future[Any]] = set()
 
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
+        self._closed = False
         self._tasks = [
             asyncio.create_task(
                 self._every(PRESENCE_EVERY, self._announce_all), name="ac-presence"
@@ -177,9 +184,13 @@ class Hub:
                 logger.exception("chat: periodic job failed")
 
     async def close(self) -> None:
-        for task in self._tasks:
+        self._closed = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for task in [*self._tasks, *self._pending]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._pending]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for conns in list(self.members.values()):
@@ -324,11 +335,18 @@ class Hub:
             self.cursors[room_id] = rows[-1].seq
             subs = list(self.rooms.get(room_id, ()))
             for message in rows:
+                # Encoded once for everyone, once more for its author (who
+                # also gets the client_id): not once per socket.
+                frames: dict[bool, str] = {}
                 for sub in subs:
-                    self._send_message(sub, message, None)
+                    self._send_message(sub, message, None, frames)
 
     def _send_message(
-        self, sub: Subscription, message: Message, reactions: dict[str, int] | None
+        self,
+        sub: Subscription,
+        message: Message,
+        reactions: dict[str, int] | None,
+        frames: dict[bool, str] | None = None,
     ) -> None:
         if not sub.live:
             sub.buffer.append(message)
@@ -339,13 +357,14 @@ class Hub:
         member = sub.conn.member
         if not self.chat.visible_to(member, message):
             return
-        data = self.chat.message_json(
-            message,
-            sub.slug,
-            reactions=reactions,
-            client_id=message.author_id == member.id,
-        )
-        sub.conn.offer(protocol.encode("message", **data))
+        own = message.author_id == member.id
+        frame = frames.get(own) if frames is not None else None
+        if frame is None:
+            data = self.chat.message_json(message, sub.slug, reactions=reactions, client_id=own)
+            frame = protocol.encode("message", **data)
+            if frames is not None:
+                frames[own] = frame
+        sub.conn.offer(frame)
 
     async def _changed(
         self, kind: str, room_id: int, seq: int, only: Subscription | None = None
@@ -410,15 +429,43 @@ class Hub:
         return seen
 
     async def _announce_presence(self, room_id: int) -> None:
+        """Joins and leaves are told at most once per PRESENCE_QUIET per room: a
+        thousand members joining is one round of frames, not a thousand."""
+        if room_id in self._presence_due or self._closed:
+            return
+        self._presence_due.add(room_id)
+        self._timers[room_id] = asyncio.get_running_loop().call_later(
+            PRESENCE_QUIET,
+            lambda: self._spawn(self._presence_now(room_id)),
+        )
+
+    def _spawn(self, job: Any) -> None:
+        task = asyncio.ensure_future(job)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _presence_now(self, room_id: int) -> None:
+        self._presence_due.discard(room_id)
+        self._timers.pop(room_id, None)
+        if self._closed:
+            return
         handles = self._local_online(room_id)
         mine = self.presence.setdefault(room_id, {})
         before = mine.get(self.process, (frozenset(), 0.0))[0]
         mine[self.process] = (handles, time.monotonic())
         if handles != before:
             self._presence_frames(room_id)
-            await self.chat.publish(
-                {"k": "presence", "room": room_id, "proc": self.process, "handles": sorted(handles)}
-            )
+            try:
+                await self.chat.publish(
+                    {
+                        "k": "presence",
+                        "room": room_id,
+                        "proc": self.process,
+                        "handles": sorted(handles),
+                    }
+                )
+            except Exception:
+                logger.exception("chat: presence could not be published")
 
     async def _announce_all(self) -> None:
         for room_id in list(self.rooms):

@@ -191,6 +191,10 @@ class AuthMiddleware:
             )
             await response(scope, receive, self._with_cookies(scope, send))
             return
+        if scope["type"] == "websocket":
+            # A socket sets no cookies: its frames go straight through.
+            await self.app(scope, receive, send)
+            return
         await self.app(scope, receive, self._with_cookies(scope, send))
 
     @property
