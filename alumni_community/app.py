@@ -79,6 +79,7 @@ class Community:
         self.meetings = Meetings(self.settings, self.moderation)
         self.moderation.listing_listeners.append(self.board.decided)
         self.accounts.erase_listeners.append(self.board.member_erased)
+        self.accounts.bio_screen = self.moderation.screen_bio
         self.sponsorships = Sponsorships(
             self.settings, self.moderation, self.notifications, self.chat
         )

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import CommunityError, HandleNeeded, NotAuthenticated, ValidationFailed
+from ..errors import HandleNeeded, NotAuthenticated, ValidationFailed
 from ..openapi import operation
 from ..requests import read_json, string_fields
 from . import tokens
@@ -264,20 +264,10 @@ async def get_me(request: Request) -> Response:
 async def patch_me(request: Request) -> Response:
     member, _ = require_member(request)
     accounts = _accounts(request)
-    changes = await _body(request)
-    notices = []
-    bio = changes.get("bio")
-    if isinstance(bio, str) and bio != member.bio:
-        notices = await request.app.state.community.moderation.screen_bio(member, bio)
-    try:
-        await accounts.update_profile(member, changes)
-    except CommunityError as refusal:
-        # A refused change still brings the help its words called for.
-        refusal.notices.extend(n.as_json() for n in notices)
-        raise
+    notices = await accounts.update_profile(member, await _body(request))
     profile = await accounts.profile(member)
     if notices:
-        profile["notices"] = [n.as_json() for n in notices]
+        profile["notices"] = notices
     return JSONResponse(profile)
 
 

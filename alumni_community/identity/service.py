@@ -23,6 +23,7 @@ from ..content import render_markdown
 from ..errors import (
     AccountInactive,
     BadRequest,
+    CommunityError,
     InvalidCredentials,
     NotAuthenticated,
     NotFound,
@@ -93,6 +94,9 @@ class Accounts:
         #: Called with a member's id after their account was erased (their
         #: places on the service board are given up).
         self.erase_listeners: list[Callable[[int], Awaitable[None]]] = []
+        #: Reads a new bio before it is saved (refuses, or returns notices);
+        #: the community sets it to the moderation rules.
+        self.bio_screen: Callable[[Member, str], Awaitable[list[dict[str, str]]]] | None = None
 
     def close(self) -> None:
         self.hasher.close()
@@ -333,7 +337,25 @@ class Accounts:
 
     # -- profile ---------------------------------------------------------------
 
-    async def update_profile(self, member: Member, changes: dict[str, Any]) -> Member:
+    async def update_profile(self, member: Member, changes: dict[str, Any]) -> list[dict[str, str]]:
+        """Apply the member's changes; returns the notices to show them (crisis help).
+
+        A new bio is public writing: ``bio_screen`` (the moderation rules, set
+        by the community) sees it first, whatever edge the change came from.
+        """
+        notices: list[dict[str, str]] = []
+        bio = changes.get("bio")
+        if self.bio_screen is not None and isinstance(bio, str) and bio != member.bio:
+            notices = await self.bio_screen(member, bio)
+        try:
+            await self._apply_profile(member, changes)
+        except CommunityError as refusal:
+            # A refused change still brings the help its words called for.
+            refusal.notices.extend(notices)
+            raise
+        return notices
+
+    async def _apply_profile(self, member: Member, changes: dict[str, Any]) -> None:
         errors: dict[str, list[str]] = {}
         fields: list[str] = []
         for name, value in changes.items():
@@ -368,7 +390,6 @@ class Accounts:
             raise ValidationFailed(errors)
         if fields:
             await member.save(update_fields=fields)
-        return member
 
     def _parse_sobriety_date(self, value: Any, errors: dict[str, list[str]]) -> dt.date | None:
         if value is None:

@@ -267,7 +267,7 @@ class Moderation:
             )
         return verdict
 
-    async def screen_bio(self, member: Member, bio: str) -> list[Notice]:
+    async def screen_bio(self, member: Member, bio: str) -> list[dict[str, str]]:
         """A bio is public writing: silenced members cannot change it, blocked
         words are refused, and crisis words bring help and a moderator."""
         crisis = find_crisis(bio, self.settings.crisis_phrases)
@@ -278,7 +278,7 @@ class Moderation:
         if not crisis:
             return []
         await self._crisis_without_post(member, crisis, where="their profile")
-        return [self.crisis_notice()]
+        return [self.crisis_notice().as_json()]
 
     @contextlib.asynccontextmanager
     async def help_on_refusal(self, member: Member, body: str) -> AsyncIterator[None]:

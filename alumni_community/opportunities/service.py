@@ -392,21 +392,33 @@ class Board:
                 raise Conflict("You are signed up for this slot already.")
             if signup is not None and signup.status == SignupStatus.REMOVED:
                 raise Forbidden("The organizer took you off this slot.")
-            status = (
-                SignupStatus.CONFIRMED
-                if locked.confirmed_count < locked.capacity
-                else SignupStatus.WAITLISTED
+            return await self._join(locked, member.id, signup, now, hidden=False)
+
+    async def _join(
+        self,
+        locked: Slot,
+        member_id: int,
+        signup: Signup | None,
+        now: dt.datetime,
+        *,
+        hidden: bool,
+    ) -> SignedUp:
+        """Take a seat or a place in the queue (inside the transaction holding the slot's lock)."""
+        status = (
+            SignupStatus.CONFIRMED
+            if locked.confirmed_count < locked.capacity
+            else SignupStatus.WAITLISTED
+        )
+        if signup is None:
+            signup = await Signup.create(
+                slot_id=locked.id, member_id=member_id, status=status, queued_at=now, hidden=hidden
             )
-            if signup is None:
-                signup = await Signup.create(
-                    slot_id=slot.id, member_id=member.id, status=status, queued_at=now
-                )
-            else:
-                # Signing up again after cancelling: the back of the queue.
-                signup.status, signup.queued_at = status, now
-                await signup.save(update_fields=["status", "queued_at"])
-            await self._count(slot.id, status, +1)
-            position = await self._position(signup) if status == SignupStatus.WAITLISTED else None
+        else:
+            # Joining again after leaving: the back of the queue.
+            signup.status, signup.queued_at, signup.hidden = status, now, hidden
+            await signup.save(update_fields=["status", "queued_at", "hidden"])
+        await self._count(locked.id, status, +1)
+        position = await self._position(signup) if status == SignupStatus.WAITLISTED else None
         return SignedUp(status, position)
 
     def _meets(self, member: Member, opportunity: Opportunity, now: dt.datetime) -> None:
@@ -533,25 +545,9 @@ class Board:
             existing = await Signup.get_or_none(slot_id=target_slot.id, member_id=participant.id)
             if existing is not None and existing.status in ACTIVE:
                 raise Conflict("They are signed up for that slot already.")
-            status = (
-                SignupStatus.CONFIRMED
-                if locked.confirmed_count < locked.capacity
-                else SignupStatus.WAITLISTED
+            joined = await self._join(
+                locked, participant.id, existing, self.settings.now(), hidden=hidden
             )
-            now = self.settings.now()
-            if existing is None:
-                existing = await Signup.create(
-                    slot_id=target_slot.id,
-                    member_id=participant.id,
-                    status=status,
-                    queued_at=now,
-                    hidden=hidden,
-                )
-            else:
-                existing.status, existing.queued_at, existing.hidden = status, now, hidden
-                await existing.save(update_fields=["status", "queued_at", "hidden"])
-            await self._count(target_slot.id, status, +1)
-            position = await self._position(existing) if status == SignupStatus.WAITLISTED else None
         await self.notifications.notify(
             participant.id,
             "signup_moved",
@@ -560,7 +556,7 @@ class Board:
             target=("slot", target_slot.id),
         )
         await self._after_promotion(slot, promoted)
-        return SignedUp(status, position)
+        return joined
 
     async def message(self, organizer: Member, opportunity_id: int, text: str) -> int:
         opportunity = await self.visible(organizer, opportunity_id)

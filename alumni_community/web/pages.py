@@ -386,7 +386,6 @@ async def create_thread(request: Request) -> Response:
     title, body = _text(form, "title"), _text(form, "body")
     values = {"title": title, "body": body}
     try:
-        _no_nul(title=title, body=body)
         thread, post, notices = await _rooms(request).create_thread(
             member, slug, title, body, confirm=form.get("confirm") == "yes"
         )
@@ -474,7 +473,6 @@ async def reply(request: Request) -> Response:
     thread_id = int(request.path_params["id"])
     body = _text(form, "body")
     try:
-        _no_nul(body=body)
         post, notices = await _rooms(request).reply(
             member, thread_id, body, confirm=form.get("confirm") == "yes"
         )
