@@ -161,8 +161,9 @@ class Settings:
     #: The community's name, shown in page titles and headings.
     site_name: str = "Alumni community"
 
-    #: A folder of templates that override the packaged ones, file by file.
-    templates_dir: str | None = None
+    #: Folders of templates that override the packaged ones, file by file;
+    #: the first folder that has a file wins, the packaged one comes last.
+    template_dirs: Sequence[str] = ()
 
     #: Who is logged in on the host site: takes the request, returns the
     #: host's stable user id or None. ``None`` here means Starlette's
@@ -330,8 +331,13 @@ class Settings:
                 "secret_key", f"must be at least {MIN_SECRET_KEY_LENGTH} characters long"
             )
 
-        if self.templates_dir is not None and not Path(self.templates_dir).is_dir():
-            raise ConfigurationError("templates_dir", f"{self.templates_dir!r} is not a folder")
+        if isinstance(self.template_dirs, str):
+            raise ConfigurationError("template_dirs", "a list of folders, not one string")
+        template_dirs = tuple(str(folder) for folder in self.template_dirs)
+        for folder in template_dirs:
+            if not Path(folder).is_dir():
+                raise ConfigurationError("template_dirs", f"{folder!r} is not a folder")
+        object.__setattr__(self, "template_dirs", template_dirs)
         if not self.site_name.strip():
             raise ConfigurationError("site_name", "must not be empty")
         if self.max_body_bytes < 1024:
@@ -461,6 +467,9 @@ def _parse(name: str, f: dataclasses.Field[Any], raw: str) -> Any:
             raise ConfigurationError(
                 name, f"expected COUNT/SECONDS such as 5/1800, got {raw!r}"
             ) from None
+    if name == "template_dirs":
+        # Folders, like PATH: separated by os.pathsep (":" on POSIX), since a path may hold a comma.
+        return tuple(part.strip() for part in raw.split(os.pathsep) if part.strip())
     if "Sequence" in kind:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if kind == "int":

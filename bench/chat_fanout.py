@@ -29,6 +29,7 @@ Usage (``make bench`` runs the first)::
     .venv/bin/python bench/chat_fanout.py --repeat 3 --wait-quiet 600   # 3 runs each, medians
     .venv/bin/python bench/chat_fanout.py --clients 200 --output bench/results/chat_fanout_200.json
     .venv/bin/python bench/chat_fanout.py --only ours --profile   # cProfile the server
+    .venv/bin/python bench/chat_fanout.py --only ours --gc-log    # log GC pauses over 5 ms
 
 The table is printed and the numbers are written as JSON to
 ``bench/results/chat_fanout.json`` (results are not tracked by git), with
@@ -142,6 +143,26 @@ def profiling(out: str | None) -> Iterator[None]:
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
     yield
+
+
+def log_gc_pauses(longer_than_ms: float = 5.0) -> None:
+    """Print every garbage collection longer than ``longer_than_ms`` to stderr (the server log)."""
+    started = [0.0]
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        took = (time.perf_counter() - started[0]) * 1000
+        if took > longer_than_ms:
+            print(
+                f"gc: generation {info['generation']} took {took:.1f} ms "
+                f"(collected {info['collected']}) at {time.time():.3f}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    gc.callbacks.append(note)
 
 
 def serve_ours(port: int, db_path: str, profile_out: str | None) -> None:
@@ -393,13 +414,20 @@ def free_port() -> int:
 
 
 def start_server(
-    kind: str, port: int, db_path: str | None, profile_out: str | None, env: dict[str, str]
+    kind: str,
+    port: int,
+    db_path: str | None,
+    profile_out: str | None,
+    env: dict[str, str],
+    gc_log: bool = False,
 ) -> Server:
     command = [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--port", str(port)]
     if db_path is not None:
         command += ["--db", db_path]
     if profile_out is not None:
         command += ["--profile-out", profile_out]
+    if gc_log:
+        command += ["--gc-log"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     log_path = RESULTS / f"chat_fanout_{kind}.log"
     with log_path.open("wb") as log:
@@ -558,6 +586,8 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         )
 
         latencies: list[float] = []
+        #: message index -> (send time ns, first and last delivery latency in ms)
+        per_message: dict[int, tuple[int, float, float]] = {}
         last_receive = first_send
         frame_bytes = 0
         for client in clients:
@@ -566,13 +596,19 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
                 if stamp is None:
                     continue  # a warm-up message
                 sent = int(stamp.group(2).translate(_TO_DIGITS))
-                latencies.append((received_at - sent) / 1e6)
+                latency = (received_at - sent) / 1e6
+                latencies.append(latency)
+                index = int(stamp.group(1))
+                _, first, last = per_message.get(index, (sent, latency, latency))
+                per_message[index] = (sent, min(first, latency), max(last, latency))
                 last_receive = max(last_receive, received_at)
                 frame_bytes = frame_bytes or len(data.encode())
         latencies.sort()
         deliveries = len(latencies)
         span = (last_receive - first_send) / 1e9
         closed = [c.ws.close_code for c in clients if c.task.done()]
+        # The messages whose last delivery came latest: where the tail is.
+        worst = sorted(per_message.items(), key=lambda item: -item[1][2])[:10]
         errors = [e for c in (*clients, sender) for e in c.errors]
         return {
             "server": server.kind,
@@ -604,6 +640,15 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
             "close_codes": sorted({str(code) for code in closed}),
             "error_frames": len(errors),
             "first_error": errors[0] if errors else None,
+            "worst_messages": [
+                {
+                    "index": index,
+                    "sent_at_s": round((sent - first_send) / 1e9, 3),
+                    "first_ms": round(first, 1),
+                    "last_ms": round(last, 1),
+                }
+                for index, (sent, first, last) in worst
+            ],
         }
     finally:
         pinger.cancel()
@@ -689,7 +734,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 waited = time.perf_counter() - began
                 state = "quiet" if quiet else "still busy"
                 print(f"  {kind}: the machine was {state} after {waited:.0f} s", flush=True)
-            server = start_server(kind, port, db_path, profile_out, env)
+            server = start_server(kind, port, db_path, profile_out, env, args.gc_log)
             server.sender_cookie, server.cookies = sender_cookie, cookies
             try:
                 await wait_listening(server)
@@ -831,6 +876,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="cProfile each server's event loop over the measured window "
         "(bench/results/chat_fanout_<server>.pstats and .txt)",
     )
+    parser.add_argument(
+        "--gc-log",
+        action="store_true",
+        help="the servers log every garbage collection over 5 ms "
+        "(bench/results/chat_fanout_<server>.log)",
+    )
     parser.add_argument("--output", type=Path, help="JSON results (bench/results/chat_fanout.json)")
     # How this file runs the servers in subprocesses.
     parser.add_argument("--serve", choices=["ours", "bare"], help=argparse.SUPPRESS)
@@ -847,6 +898,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.serve and args.gc_log:
+        log_gc_pauses()
     if args.serve == "ours":
         serve_ours(args.port, args.db, args.profile_out)
         return

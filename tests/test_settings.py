@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import pytest
 
@@ -100,9 +102,24 @@ def test_allowed_origins_given_as_a_list_become_a_tuple() -> None:
     assert settings.allowed_origins == ("https://a.example", "http://b:8000")
 
 
-def test_templates_dir_must_exist(tmp_path: object) -> None:
-    with pytest.raises(ConfigurationError, match="templates_dir"):
-        Settings(secret_key=SECRET, templates_dir="/nonexistent/templates")
+def test_template_dirs_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="template_dirs"):
+        Settings(secret_key=SECRET, template_dirs=[str(tmp_path), "/nonexistent/templates"])
+    with pytest.raises(ConfigurationError, match="not one string"):
+        Settings(secret_key=SECRET, template_dirs=str(tmp_path))  # type: ignore[arg-type]
+
+
+def test_template_dirs_from_the_environment_split_like_path(tmp_path: Path) -> None:
+    first, second = tmp_path / "a,b", tmp_path / "c"
+    first.mkdir()
+    second.mkdir()
+    settings = Settings.from_env(
+        environ={
+            "ALUMNI_COMMUNITY_SECRET_KEY": SECRET,
+            "ALUMNI_COMMUNITY_TEMPLATE_DIRS": f"{first}{os.pathsep}{second}",
+        }
+    )
+    assert settings.template_dirs == (str(first), str(second))
 
 
 def test_from_env_reads_prefixed_variables() -> None:

@@ -24,6 +24,7 @@ import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,14 +75,55 @@ class Subscription:
     changes: list[tuple[str, int]] = field(default_factory=list)
 
 
+class _Resume:
+    """Awaits the rest of a send that was started eagerly and suspended.
+
+    ``Connection.offer`` steps the ASGI send coroutine itself; if the server
+    makes it wait (the transport's buffer is full), the coroutine and what it
+    waits for are handed to the socket's sender task through this object,
+    which passes what the event loop sends in on to the coroutine, exactly as
+    an ``await`` would have.
+    """
+
+    __slots__ = ("coro", "pending")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], pending: Any) -> None:
+        self.coro = coro
+        self.pending = pending
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, pending = self.coro, self.pending
+        self.pending = None
+        while True:
+            try:
+                value = yield pending
+            except BaseException as exc:
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    pending = coro.send(value)
+                except StopIteration:
+                    return
+
+
 class Connection:
-    """One open WebSocket: who, which session, and its outgoing queue."""
+    """One open WebSocket: who, which session, and its outgoing queue.
+
+    A frame goes out at once when nothing is queued before it: ``offer``
+    steps the ASGI send coroutine itself, and with a server whose send does
+    not wait (uvicorn's, while the transport takes data) the frame is written
+    before ``offer`` returns, with no task switch. Otherwise the frame waits
+    on the bounded queue for the socket's sender task, which keeps the order.
+    """
 
     def __init__(self, ws: WebSocket, member: Member, session_id: int, queue_size: int) -> None:
         self.ws = ws
         self.member = member
         self.session_id = session_id
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=queue_size)
+        self.queue: asyncio.Queue[str | _Resume | None] = asyncio.Queue(maxsize=queue_size)
         self.subscriptions: dict[int, Subscription] = {}
         self.closed = False
         #: The client went away: nothing more can be sent, not even a close.
@@ -91,6 +133,8 @@ class Connection:
         #: Set when the connection must end (the receive loop watches it).
         self.ended = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        #: The sender task is busy with a frame it took from the queue.
+        self._sending = False
         self.typing_at: dict[int, float] = {}
 
     def start(self) -> None:
@@ -99,20 +143,37 @@ class Connection:
     async def _send_loop(self) -> None:
         try:
             while True:
-                frame = await self.queue.get()
-                if frame is None:
+                item = await self.queue.get()
+                if item is None:
                     return
-                await self.ws.send_text(frame)
+                self._sending = True
+                if isinstance(item, _Resume):
+                    await item
+                else:
+                    await self.ws.send({"type": "websocket.send", "text": item})
+                self._sending = False
         except Exception:
             # The socket went away while sending: end the connection.
             self.end(1006, "")
 
     def offer(self, frame: str) -> None:
-        """Queue a frame without ever waiting; a full queue ends the socket (4408)."""
+        """Send or queue a frame without ever waiting; a full queue ends the socket (4408)."""
         if self.closed:
             return
+        if self._sender is not None and not self._sending and self.queue.empty():
+            coro = self.ws.send({"type": "websocket.send", "text": frame})
+            try:
+                pending = coro.send(None)
+            except StopIteration:
+                return  # written
+            except Exception:
+                self.end(1006, "")  # the socket went away
+                return
+            frame_or_rest: str | _Resume = _Resume(coro, pending)
+        else:
+            frame_or_rest = frame
         try:
-            self.queue.put_nowait(frame)
+            self.queue.put_nowait(frame_or_rest)
         except asyncio.QueueFull:
             self.end(CLOSE_TOO_SLOW, "too slow: resume with since")
 

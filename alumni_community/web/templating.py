@@ -1,4 +1,4 @@
-"""Templates: the packaged ones, overridable file by file from ``Settings.templates_dir``."""
+"""Templates: the packaged ones, overridable file by file from ``Settings.template_dirs``."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from typing import Any
 import jinja2
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import NoMatchFound
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
 from ..errors import CommunityError
 from ..identity import tokens
 from ..identity.edge import current
+from ..identity.models import Member
+from ..moderation.service import is_moderator
 from ..settings import Settings
 
 __all__ = ["make_templates", "render", "render_error_page"]
@@ -20,8 +23,8 @@ __all__ = ["make_templates", "render", "render_error_page"]
 
 def make_templates(settings: Settings) -> Jinja2Templates:
     loaders: list[jinja2.BaseLoader] = []
-    if settings.templates_dir:
-        loaders.append(jinja2.FileSystemLoader(settings.templates_dir))
+    if settings.template_dirs:
+        loaders.append(jinja2.FileSystemLoader(list(settings.template_dirs)))
     loaders.append(jinja2.PackageLoader("alumni_community.web", "templates"))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
@@ -54,8 +57,47 @@ def render(
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
+#: The site navigation: (label, route name, who sees it). An entry whose
+#: page this community does not serve is left out.
+NAV: tuple[tuple[str, str, str], ...] = (
+    ("Rooms", "page:rooms", "member"),
+    ("Conversations", "page:conversations", "member"),
+    ("Meetings", "page:meetings", "member"),
+    ("Service", "page:board", "member"),
+    ("Sponsorship", "page:sponsorship", "member"),
+    ("Notifications", "page:notifications", "member"),
+    ("Profile", "page:profile", "member"),
+    ("Moderation", "page:moderation", "moderator"),
+    ("Crisis help", "page:crisis", "anyone"),
+)
+
+
+def navigation(request: Request, member: Member | None) -> list[dict[str, Any]]:
+    """The nav entries this viewer sees, with their paths and which one is current."""
+    items = []
+    here = request.url.path
+    for label, name, audience in NAV:
+        if audience == "member" and member is None:
+            continue
+        if audience == "moderator" and (member is None or not is_moderator(member)):
+            continue
+        try:
+            path = str(request.url_for(name).path)
+        except NoMatchFound:
+            continue
+        items.append(
+            {
+                "label": label,
+                "name": name,
+                "path": path,
+                "current": here == path or here.startswith(path.rstrip("/") + "/"),
+            }
+        )
+    return items
+
+
 def _viewer(request: Request) -> dict[str, Any]:
-    """The signed-in member's handle and the CSRF token their forms carry (or None, "")."""
+    """The signed-in member's handle, the CSRF token their forms carry, and the nav."""
     state = current(request)
     settings: Settings | None = getattr(request.app.state, "settings", None)
     csrf = ""
@@ -63,7 +105,9 @@ def _viewer(request: Request) -> dict[str, Any]:
         csrf = tokens.csrf_token(settings.secret_key, state.session.token_hash)
     return {
         "viewer_handle": state.member.handle if state.member is not None else None,
+        "viewer_is_moderator": state.member is not None and is_moderator(state.member),
         "csrf_token": csrf,
+        "nav": navigation(request, state.member),
     }
 
 
