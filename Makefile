@@ -18,10 +18,22 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# What the browser tests inject into pages (axe-core), from the npm registry,
+# pinned by tests/web/package-lock.json. Without npm the accessibility
+# tests skip locally (and fail in CI).
+AXE := tests/web/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/web/package.json tests/web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/web --no-audit --no-fund --silent && touch $(AXE); \
+	else \
+		echo "npm not found: the accessibility tests will skip (install the npm package)"; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/alumni-community demo --port $${PORT:-8000}
 
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(BIN)/ruff check alumni_community tests examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -37,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/chat_fanout.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info tests/web/node_modules

@@ -9,7 +9,10 @@ from starlette.requests import Request
 
 from .errors import BadRequest, PayloadTooLarge, ValidationFailed
 
-__all__ = ["read_json", "string_fields"]
+__all__ = ["id_cursor", "read_json", "small_int", "string_fields"]
+
+#: The largest id a database integer column holds (PostgreSQL's ``integer``).
+MAX_ID = 2**31 - 1
 
 
 async def read_json(request: Request, *, max_bytes: int) -> dict[str, Any]:
@@ -74,3 +77,25 @@ def string_fields(data: dict[str, Any], *names: str, optional: tuple[str, ...] =
     if errors:
         raise ValidationFailed(errors)
     return values
+
+
+def small_int(raw: str) -> int | None:
+    """``raw`` as a whole number a database id can be, or None.
+
+    ASCII digits only (``str.isdigit`` also takes "²" and other digits
+    ``int`` refuses), and at most ``MAX_ID`` (PostgreSQL refuses more).
+    """
+    if not raw or len(raw) > 10 or not (raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None
+
+
+def id_cursor(raw: str | None) -> int | None:
+    """A keyset cursor that is an id, or None when there is none; anything else is 422."""
+    if not raw:
+        return None
+    value = small_int(raw)
+    if value is None:
+        raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
+    return value

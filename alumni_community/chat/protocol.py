@@ -102,7 +102,7 @@ ERROR_CODES = frozenset(
 Ref: TypeAlias = str | int | None
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
-_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DIGITS = frozenset("0123456789")
 _KEYCAP = "\u20e3"  # COMBINING ENCLOSING KEYCAP: "1" + U+FE0F + U+20E3 is the 1 key emoji
 _ZWJ = "\u200d"  # ZERO WIDTH JOINER, which glues emoji into one (family, profession...)
@@ -245,7 +245,7 @@ def parse(data: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> ClientFrame
         kind = _frame_type(obj)
         if kind == "send" and ref is None:
             client_id = obj.get("client_id")
-            if isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id):
+            if isinstance(client_id, str) and CLIENT_ID.fullmatch(client_id):
                 ref = client_id
         allowed = _FIELDS[kind]
         for name in obj:
@@ -335,7 +335,7 @@ def _build(kind: str, obj: dict[str, object], ref: Ref) -> ClientFrame:
     if kind == "send":
         body = _body(obj)
         client_id = _get(obj, "client_id")
-        if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
+        if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
             raise _Invalid("field 'client_id' must be 1 to 64 letters, digits, '-' or '_'")
         return Send(room, body, client_id, _flag(obj, "confirm"), ref)
     if kind == "read":

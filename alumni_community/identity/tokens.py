@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import secrets
 
+from ..requests import small_int
+
 __all__ = [
     "csrf_matches",
     "csrf_token",
@@ -100,8 +102,8 @@ def calendar_key(secret_key: str, member_id: int) -> str:
 
 def calendar_member(secret_key: str, key: str) -> int | None:
     """The member id a calendar key belongs to, or None."""
-    member_id, _, _ = key.partition(".")
-    if not member_id.isdigit() or len(member_id) > 12:
+    member_id = small_int(key.partition(".")[0])
+    if member_id is None:
         return None
-    expected = calendar_key(secret_key, int(member_id))
-    return int(member_id) if hmac.compare_digest(expected, key) else None
+    expected = calendar_key(secret_key, member_id)
+    return member_id if hmac.compare_digest(expected, key) else None

@@ -106,14 +106,18 @@ class Meetings:
         self.settings = settings
         self.moderation = moderation
 
-    def _may_host(self, member: Member) -> None:
-        if not (is_moderator(member) or member.meeting_host):
+    def may_host(self, member: Member) -> bool:
+        """Whether the member may schedule meetings: moderators and meeting hosts."""
+        return is_moderator(member) or member.meeting_host
+
+    def ensure_may_host(self, member: Member) -> None:
+        if not self.may_host(member):
             raise Forbidden("Only moderators and meeting hosts schedule meetings.")
 
     # -- writing ---------------------------------------------------------------------
 
     async def create(self, member: Member, data: dict[str, Any]) -> Meeting:
-        self._may_host(member)
+        self.ensure_may_host(member)
         self.moderation.ensure_may_write(member)
         values = await self._checked(data, partial=False)
         now = self.settings.now()
@@ -127,7 +131,7 @@ class Meetings:
         )
 
     async def update(self, member: Member, meeting_id: int, data: dict[str, Any]) -> Meeting:
-        self._may_host(member)
+        self.ensure_may_host(member)
         self.moderation.ensure_may_write(member)
         meeting = await self.get(meeting_id)
         values = await self._checked(data, partial=True)
@@ -140,7 +144,7 @@ class Meetings:
         return meeting
 
     async def delete(self, member: Member, meeting_id: int) -> None:
-        self._may_host(member)
+        self.ensure_may_host(member)
         self.moderation.ensure_may_write(member)
         if not await Meeting.filter(id=meeting_id).delete():
             raise NotFound("No such meeting.")
@@ -254,7 +258,7 @@ class Meetings:
         self, member: Member, meeting_id: int, data: dict[str, Any]
     ) -> MeetingException:
         """Cancel one date, or change its time, place or notes."""
-        self._may_host(member)
+        self.ensure_may_host(member)
         self.moderation.ensure_may_write(member)
         meeting = await self.get(meeting_id)
         errors: dict[str, list[str]] = {}

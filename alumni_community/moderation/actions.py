@@ -59,6 +59,49 @@ class Actions:
 
     # -- member actions ------------------------------------------------------------
 
+    async def standing(self, moderator: Member, handle: str) -> dict[str, Any]:
+        """A member as moderators see them: standing, and the actions on record about them.
+
+        Read-only. Moderators only, by the moderation service's own test.
+        """
+        if not is_moderator(moderator):
+            raise Forbidden("Only moderators can do this.")
+        if "\x00" in handle:
+            raise NotFound("No member has that handle.")
+        member = await Member.get_or_none(handle_key=handles.key(handle)[:64])
+        if member is None or member.status == MemberStatus.ERASED:
+            raise NotFound("No member has that handle.")
+        now = self.settings.now()
+        entries = (
+            await AuditEntry.filter(target_type="member", target_id=member.id)
+            .order_by("-id")
+            .limit(50)
+            .select_related("actor")
+        )
+        open_items = await ReviewItem.filter(
+            subject_id=member.id, state__in=[ReviewState.OPEN, ReviewState.CLAIMED]
+        ).count()
+        status = member.status_in_force(now)
+        return {
+            "member": member_json(member),
+            "trust_level": member.trust_level,
+            "status": str(status),
+            "until": member.status_until.isoformat()
+            if member.status_until and status != MemberStatus.ACTIVE
+            else None,
+            "open_items": open_items,
+            "history": [
+                {
+                    "at": e.at.isoformat(),
+                    "actor": e.actor.handle if e.actor is not None else None,
+                    "action": e.action,
+                    "reason": e.reason,
+                    "until": e.until.isoformat() if e.until else None,
+                }
+                for e in entries
+            ],
+        }
+
     async def act(
         self, moderator: Member, handle: str, action: str, *, until: str | None, reason: str
     ) -> Member:

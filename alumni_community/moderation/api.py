@@ -10,7 +10,7 @@ from ..errors import ValidationFailed
 from ..identity.edge import client_address, current, require_member
 from ..identity.service import member_json
 from ..openapi import operation
-from ..requests import read_json, string_fields
+from ..requests import id_cursor, read_json, string_fields
 from .actions import Actions
 from .service import Moderation
 
@@ -137,10 +137,8 @@ async def member_action(request: Request) -> Response:
 )
 async def audit_log(request: Request) -> Response:
     member, _ = require_member(request)
-    raw = request.query_params.get("cursor")
-    if raw is not None and not raw.isdigit():
-        raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
-    return JSONResponse(await _actions(request).log(member, int(raw) if raw else None))
+    before = id_cursor(request.query_params.get("cursor"))
+    return JSONResponse(await _actions(request).log(member, before))
 
 
 @operation(

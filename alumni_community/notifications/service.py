@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import ValidationFailed
 from ..identity.models import Member
+from ..requests import id_cursor
 from ..settings import Settings
 from .models import Notification
 
@@ -108,10 +109,9 @@ class Notifications:
 
     async def page(self, member: Member, cursor: str | None) -> dict[str, Any]:
         query = Notification.filter(member_id=member.id)
-        if cursor:
-            if not cursor.isdigit() or len(cursor) > 12:
-                raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
-            query = query.filter(id__lt=int(cursor))
+        before = id_cursor(cursor)
+        if before is not None:
+            query = query.filter(id__lt=before)
         rows = await query.order_by("-id").limit(PAGE_SIZE + 1)
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]

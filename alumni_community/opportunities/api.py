@@ -357,6 +357,18 @@ async def accept_request(request: Request) -> Response:
 
 
 @operation(
+    summary="Decline a request asked of you by name: it closes and the asker is told",
+    status=204,
+    errors=(404,),
+    tags=("sponsorship",),
+)
+async def decline_request(request: Request) -> Response:
+    member, _ = require_member(request)
+    await _sponsorships(request).decline(member, _id(request))
+    return Response(status_code=204)
+
+
+@operation(
     summary="End a sponsorship (either side)",
     status=204,
     errors=(404,),
@@ -384,6 +396,12 @@ routes: list[BaseRoute] = [
         accept_request,
         methods=["POST"],
         name="api:accept_request",
+    ),
+    Route(
+        "/sponsorship/requests/{id:int}/decline",
+        decline_request,
+        methods=["POST"],
+        name="api:decline_request",
     ),
     Route("/sponsorship/matches/{id:int}/end", end_match, methods=["POST"], name="api:end_match"),
     Route("/opportunities", list_opportunities, methods=["GET"], name="api:opportunities"),

@@ -28,6 +28,7 @@ from ..moderation.detection import find_crisis
 from ..moderation.models import ReviewItem, ReviewKind, Urgency
 from ..moderation.service import Moderation, Notice, is_moderator
 from ..notifications.service import Notifications, escape
+from ..requests import id_cursor
 from ..settings import Settings
 from .models import Kind, Opportunity, OpportunityStatus, Signup, SignupStatus, Slot
 
@@ -216,10 +217,9 @@ class Board:
             Q(status=OpportunityStatus.OPEN)
             | Q(organizer_id=member.id, status=OpportunityStatus.PENDING_REVIEW)
         )
-        if cursor:
-            if not cursor.isdigit() or len(cursor) > 10:
-                raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
-            query = query.filter(id__lt=int(cursor))
+        before = id_cursor(cursor)
+        if before is not None:
+            query = query.filter(id__lt=before)
         kind = filters.get("kind")
         if kind:
             if kind not in set(Kind):

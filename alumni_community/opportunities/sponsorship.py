@@ -168,6 +168,27 @@ class Sponsorships:
         )
         return match
 
+    async def decline(self, sponsor: Member, request_id: int) -> None:
+        """Say no to a request asked of this sponsor by name: it closes, and the asker is told.
+
+        A general request cannot be declined (it stays for others to accept).
+        It is closed rather than opened to everyone: the asker chose whom to
+        ask, and may ask again, anyone or another sponsor.
+        """
+        asked = await SponsorRequest.get_or_none(id=request_id, sponsor_id=sponsor.id, open=True)
+        # Of a decline and a withdrawal at once, one closes it.
+        if asked is None or not await SponsorRequest.filter(id=asked.id, open=True).update(
+            open=False
+        ):
+            raise NotFound("No open request to you with that id.")
+        await self.notifications.notify(
+            asked.member_id,
+            "sponsorship_declined",
+            f"<p>@{escape(sponsor.handle or '')} is not able to sponsor you right now. Your "
+            "request is closed, so you can ask again: anyone offering to sponsor, or another "
+            "sponsor.</p>",
+        )
+
     async def end(self, member: Member, match_id: int) -> None:
         match = await Sponsorship.get_or_none(id=match_id, ended_at=None)
         if match is None or member.id not in (match.sponsor_id, match.sponsee_id):

@@ -475,7 +475,22 @@ class Rooms:
         await self.moderation.after_publish(member, post)
         return post, verdict.notices
 
-    async def _own_or_moderated_post(self, member: Member, post_id: int) -> Post:
+    async def visible_post(self, member: Member, post_id: int) -> Post:
+        """A post the member may see (a held or hidden one: its author's, or a moderator's)."""
+        post = await Post.get_or_none(id=post_id).select_related("thread__room", "author")
+        if post is None or post.state == PostState.DELETED:
+            raise NotFound("No such post.")
+        await self.visible_thread(member, post.thread_id)
+        if (
+            post.state != PostState.VISIBLE
+            and post.author_id != member.id
+            and not await self.is_room_moderator(member, post.thread.room)
+        ):
+            raise NotFound("No such post.")
+        return post
+
+    async def editable_post(self, member: Member, post_id: int) -> Post:
+        """A post the member may edit or delete: their own, or any in a room they moderate."""
         post = await Post.get_or_none(id=post_id).select_related("thread__room", "author")
         if post is None or post.state == PostState.DELETED:
             raise NotFound("No such post.")
@@ -492,7 +507,7 @@ class Rooms:
         self, member: Member, post_id: int, body: str, *, confirm: bool
     ) -> tuple[Post, list[Notice]]:
         """An edit passes the same rules as a new post, except pace and the newcomer hold."""
-        post = await self._own_or_moderated_post(member, post_id)
+        post = await self.editable_post(member, post_id)
         errors = self._body_errors(body)
         if errors:
             raise ValidationFailed(errors)
@@ -513,7 +528,7 @@ class Rooms:
         return post, verdict.notices
 
     async def revisions(self, member: Member, post_id: int) -> list[dict[str, Any]]:
-        post = await self._own_or_moderated_post(member, post_id)
+        post = await self.editable_post(member, post_id)
         rows = await PostRevision.filter(post_id=post.id).order_by("id").select_related("edited_by")
         return [
             {
@@ -525,7 +540,7 @@ class Rooms:
         ]
 
     async def delete_post(self, member: Member, post_id: int) -> None:
-        post = await self._own_or_moderated_post(member, post_id)
+        post = await self.editable_post(member, post_id)
         await set_post_state(post, PostState.DELETED, self.settings.now())
 
     async def moderate_thread(

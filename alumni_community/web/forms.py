@@ -66,6 +66,9 @@ LABELS = {
     "body": "Your message",
     "confirm": "Publish anyway",
     "cursor": "Page",
+    "bio": "Bio",
+    "sobriety_date": "Sobriety date",
+    "new_password": "New password",
 }
 _VERB_STARTS = ("is ", "are ", "must ", "may ", "looks ", "contains ", "has ")
 
@@ -137,7 +140,14 @@ def error_page(request: Request, error: CommunityError) -> Response:
 
 
 def to_sign_in(request: Request) -> Response:
-    return RedirectResponse(str(request.url_for("page:signin").path), status_code=303)
+    """Where a visitor without a member goes: sign-in, or, for someone the host
+    site says is signed in but who has no handle here yet, the handle picker
+    (a sign-in form would ask for a password they never had)."""
+    name = "page:signin"
+    state = current(request)
+    if state.member is None and state.host_user_id is not None:
+        name = "page:pick_handle"
+    return RedirectResponse(str(request.url_for(name).path), status_code=303)
 
 
 async def read_form(request: Request) -> FormData:

@@ -12,6 +12,9 @@ Origin) to be this site's own origin or one of ``Settings.allowed_origins``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -83,33 +86,43 @@ def _credentials_page(
     )
 
 
-async def signup(request: Request) -> Response:
-    if request.method == "GET":
-        return _credentials_page(request, "community/signup.html")
+async def _credentials_form(
+    request: Request, template: str, attempt: Callable[[str, str], Awaitable[SignedIn]]
+) -> SignedIn | Response:
+    """Sign-up and sign-in: the same-origin check, the form, and refusals next to the fields."""
     if not same_origin(request):
         return error_page(request, CsrfFailed("This form must be sent from this site's own page."))
     form = await read_form(request)
     handle, password = text(form, "handle"), text(form, "password")
     try:
         no_nul(handle=handle, password=password)
-        signed = await accounts_of(request).sign_up(handle, password, **client_info(request))
+        signed = await attempt(handle, password)
     except ValidationFailed as error:
         return _credentials_page(
-            request,
-            "community/signup.html",
-            handle=handle,
-            errors=field_messages(error),
-            status_code=error.status,
+            request, template, handle=handle, errors=field_messages(error), status_code=error.status
         )
     except CommunityError as error:
         return _credentials_page(
             request,
-            "community/signup.html",
+            template,
             handle=handle,
             message=problem_message(error),
             status_code=error.status,
         )
     await _end_previous(request)
+    return signed
+
+
+async def signup(request: Request) -> Response:
+    template = "community/signup.html"
+    if request.method == "GET":
+        return _credentials_page(request, template)
+    accounts, client = accounts_of(request), client_info(request)
+    signed = await _credentials_form(
+        request, template, lambda handle, password: accounts.sign_up(handle, password, **client)
+    )
+    if isinstance(signed, Response):
+        return signed
     response = _signed_in_page(request, signed)
     # Recovery codes are shown once: never cached, never stored by a proxy.
     response.headers["cache-control"] = "no-store"
@@ -133,32 +146,15 @@ def _signed_in_page(request: Request, signed: SignedIn) -> Response:
 
 
 async def signin(request: Request) -> Response:
+    template = "community/signin.html"
     if request.method == "GET":
-        return _credentials_page(request, "community/signin.html")
-    if not same_origin(request):
-        return error_page(request, CsrfFailed("This form must be sent from this site's own page."))
-    form = await read_form(request)
-    handle, password = text(form, "handle"), text(form, "password")
-    try:
-        no_nul(handle=handle, password=password)
-        signed = await accounts_of(request).log_in(handle, password, **client_info(request))
-    except ValidationFailed as error:
-        return _credentials_page(
-            request,
-            "community/signin.html",
-            handle=handle,
-            errors=field_messages(error),
-            status_code=error.status,
-        )
-    except CommunityError as error:
-        return _credentials_page(
-            request,
-            "community/signin.html",
-            handle=handle,
-            message=problem_message(error),
-            status_code=error.status,
-        )
-    await _end_previous(request)
+        return _credentials_page(request, template)
+    accounts, client = accounts_of(request), client_info(request)
+    signed = await _credentials_form(
+        request, template, lambda handle, password: accounts.log_in(handle, password, **client)
+    )
+    if isinstance(signed, Response):
+        return signed
     response = RedirectResponse(str(request.url_for("page:rooms").path), status_code=303)
     return with_cookie(request, response, signed.token)
 
@@ -188,7 +184,7 @@ async def room_list(request: Request) -> Response:
     return render(request, "community/rooms.html", {"rooms": items})
 
 
-async def _room_page(
+async def room_page(
     request: Request,
     member: Member,
     slug: str,
@@ -198,12 +194,19 @@ async def _room_page(
     message: str | None = None,
     notices: list[Notice] | None = None,
     ask_confirm: bool = False,
+    chat_form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The room: its threads, the new-thread form and the chat panel.
+
+    ``form`` and the rest are the new-thread form's state; ``chat_form`` is
+    the chat panel's, after a message sent without JavaScript was refused.
+    """
     service = rooms_of(request)
     try:
         room = await service.forum_room(member, slug)
         page = await service.list_threads(member, slug, request.query_params.get("cursor"))
+        chat = await live_pages.room_chat(request, member, slug, **(chat_form or {}))
     except CommunityError as error:
         return error_page(request, error)
     return render(
@@ -218,6 +221,7 @@ async def _room_page(
             "message": message,
             "notices": notices or [],
             "ask_confirm": ask_confirm,
+            **chat,
         },
         status_code=status_code,
     )
@@ -227,7 +231,7 @@ async def room(request: Request) -> Response:
     state = current(request)
     if state.member is None:
         return error_page(request, state.refusal) if state.refusal else to_sign_in(request)
-    return await _room_page(request, state.member, request.path_params["slug"])
+    return await room_page(request, state.member, request.path_params["slug"])
 
 
 async def create_thread(request: Request) -> Response:
@@ -246,7 +250,7 @@ async def create_thread(request: Request) -> Response:
         return error_page(request, error)
     except CommunityError as error:
         return await refused(
-            request, error, lambda **kw: _room_page(request, member, slug, **kw), values
+            request, error, lambda **kw: room_page(request, member, slug, **kw), values
         )
     if notices:
         return await _thread_page(request, member, thread.id, notices=notices, status_code=201)
@@ -280,6 +284,7 @@ async def _thread_page(
         {
             "thread": service.thread_json(thread),
             "room": service.room_json(thread.room),
+            **await moderation_pages.thread_controls(request, member, thread),
             "posts": page.items,
             "next": page.next,
             "form": form or {"body": ""},

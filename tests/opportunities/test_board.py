@@ -282,6 +282,30 @@ async def test_sponsorship_offer_request_accept_and_end(world: World) -> None:
     assert (await newcomer.get("/sponsorship")).json()["matches"] == []
 
 
+async def test_a_sponsor_declines_a_request_asked_of_them(world: World) -> None:
+    sponsor = await world.member("sponsor", trust=2)
+    newcomer = await world.member("newcomer", trust=0)
+    other = await world.member("other", trust=1)
+    await sponsor.patch("/me", json={"sobriety_date": "2020-05-01"})
+    await sponsor.post("/sponsorship/offers", json={"capacity": 2})
+    asked = (
+        await newcomer.post("/sponsorship/requests", json={"note": "hi", "sponsor": "sponsor"})
+    ).json()["id"]
+    general = (await other.post("/sponsorship/requests", json={"note": "anyone"})).json()["id"]
+    # Only the sponsor asked may decline, and only a request asked of them by name.
+    assert (await other.post(f"/sponsorship/requests/{asked}/decline")).status_code == 404
+    assert (await sponsor.post(f"/sponsorship/requests/{general}/decline")).status_code == 404
+    assert (await sponsor.post(f"/sponsorship/requests/{asked}/decline")).status_code == 204
+    assert (await sponsor.post(f"/sponsorship/requests/{asked}/decline")).status_code == 404
+    assert (await sponsor.post(f"/sponsorship/requests/{asked}/accept")).status_code == 404
+    notes = (await newcomer.get("/notifications")).json()["items"]
+    assert [n["kind"] for n in notes] == ["sponsorship_declined"]
+    assert "@sponsor" in notes[0]["html"]
+    # Closed, so the newcomer may ask again.
+    again = await newcomer.post("/sponsorship/requests", json={"note": "anyone?"})
+    assert again.status_code == 201
+
+
 async def test_reminders_go_out_once(world: World) -> None:
     organizer = await world.member("organizer", trust=2)
     river = await world.member("river", trust=1)
@@ -410,6 +434,8 @@ async def test_filters_and_pages(world: World) -> None:
     kind = (await river.get("/opportunities", params={"kind": "mentoring"})).json()
     assert [o["title"] for o in kind["items"]] == ["L7"]
     assert (await river.get("/opportunities", params={"kind": "party"})).status_code == 422
-    assert (await river.get("/opportunities", params={"cursor": "x"})).status_code == 422
+    for cursor in ("x", "\u00b2", "99999999999", "2147483648"):
+        refused = await river.get("/opportunities", params={"cursor": cursor})
+        assert refused.status_code == 422, cursor
     seats = (await river.get("/opportunities", params={"open_seats": "true"})).json()
     assert len(seats["items"]) == 30

@@ -228,3 +228,6 @@ async def test_icalendar_parses_back_with_two_libraries(world: World) -> None:
     assert (await anonymous.get(path)).status_code == 200
     assert (await anonymous.get(path[:-2] + "00")).status_code == 401
     assert (await anonymous.get("/community/api/v1/meetings.ics")).status_code == 401
+    for key in ("\u00b2.x", "99999999999999.x", "-1.x", ".x"):
+        refused = await anonymous.get("/community/api/v1/meetings.ics", params={"key": key})
+        assert refused.status_code == 401, key

@@ -115,6 +115,8 @@ async def test_member_actions_follow_the_ladder_and_are_audited(world: World) ->
     restored = await mod.post("/moderation/members/river/actions", json={"action": "restore"})
     assert restored.json()["status"] == "active"
     log = (await mod.get("/moderation/log")).json()["items"]
+    for cursor in ("x", "\u00b2", "99999999999"):
+        assert (await mod.get("/moderation/log", params={"cursor": cursor})).status_code == 422
     assert [(e["action"], e["target"]["type"], e["actor"]["handle"]) for e in log] == [
         ("restore", "member", "mod-a"),
         ("suspend", "member", "mod-a"),

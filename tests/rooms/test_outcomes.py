@@ -107,7 +107,11 @@ async def test_marking_notifications_read(world: World) -> None:
     for bad in ({}, {"ids": []}, {"ids": ["1"]}, {"ids": [True]}, {"all": "yes"}):
         refused = await river.post("/notifications/read", json=bad)
         assert refused.status_code == 422, bad
-    assert (await river.get("/notifications", params={"cursor": "x1"})).status_code == 422
+    # Not digits, digits int() refuses, past what a database integer holds: 422, never 500.
+    for cursor in ("x1", "\u00b2", "999999999999", "2147483648", "-1"):
+        refused = await river.get("/notifications", params={"cursor": cursor})
+        assert refused.status_code == 422, cursor
+    assert (await river.get("/notifications", params={"cursor": "2147483647"})).status_code == 200
 
 
 async def test_notifications_page_by_cursor(world: World) -> None:
