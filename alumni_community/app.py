@@ -46,6 +46,7 @@ from .moderation.service import Moderation
 from .notifications.service import Notifications
 from .opportunities.service import Board
 from .opportunities.sponsorship import Sponsorships
+from .paths import bound_path_params
 from .problems import ErrorMiddleware, community_error_handler, http_exception_handler
 from .rooms.service import Rooms
 from .settings import Settings
@@ -243,6 +244,7 @@ class Community:
             ),
             *pages.routes,
         ]
+        bound_path_params(routes)
         app = Starlette(
             routes=routes,
             middleware=[

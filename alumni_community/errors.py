@@ -127,9 +127,11 @@ class ValidationFailed(CommunityError):
     code = "validation_failed"
     title = "Some fields are not valid"
 
+    DEFAULT_DETAIL = "Check the fields listed in errors."
+
     def __init__(self, errors: Mapping[str, Sequence[str]], detail: str | None = None) -> None:
         self.errors = {field: list(messages) for field, messages in errors.items()}
-        super().__init__(detail or "Check the fields listed in errors.")
+        super().__init__(detail or self.DEFAULT_DETAIL)
 
     def problem(self) -> dict[str, Any]:
         return {**super().problem(), "errors": self.errors}

@@ -2,9 +2,53 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
+from starlette.convertors import IntegerConvertor, StringConvertor
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import Scope
 
-__all__ = ["is_api_request", "mount_path"]
+__all__ = ["MAX_ID_PATTERN", "bound_path_params", "is_api_request", "mount_path"]
+
+#: 0 to 2,147,483,647 (the largest id a PostgreSQL ``integer`` holds), digit by digit.
+MAX_ID_PATTERN = (
+    "[0-9]{1,9}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}"
+    "|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]"
+    "|214748364[0-7]"
+)
+#: A path segment without NUL (PostgreSQL cannot compare text holding one).
+_NO_NUL_PATTERN = "[^/\\x00]+"
+
+
+def bound_path_params(routes: Iterable[BaseRoute]) -> None:
+    """Narrow the routes' ``{x:int}`` and ``{x}`` parameters to what the database can hold.
+
+    An ``int`` parameter matches only 0 to 2**31 - 1 and a text one no NUL
+    character, so ``/threads/99999999999`` or ``/rooms/a%00b`` is a 404 from
+    the router, as any other path that names nothing, instead of an error
+    from the database in whichever handler reads it. Done on our own route
+    objects (Starlette's converter registry is process-wide and the host's).
+    """
+    for route in routes:
+        if isinstance(route, Mount):
+            bound_path_params(route.routes)
+        elif isinstance(route, Route | WebSocketRoute):
+            pattern = route.path_regex.pattern
+            for name, convertor in route.param_convertors.items():
+                if isinstance(convertor, IntegerConvertor):
+                    narrowed = f"(?P<{name}>{MAX_ID_PATTERN})"
+                elif isinstance(convertor, StringConvertor):
+                    narrowed = f"(?P<{name}>{_NO_NUL_PATTERN})"
+                else:
+                    continue
+                wide = f"(?P<{name}>{convertor.regex})"
+                if narrowed in pattern:
+                    continue  # the same route objects, narrowed for an earlier Community
+                if wide not in pattern:
+                    raise RuntimeError(f"cannot narrow {name!r} in {route.path!r}")
+                pattern = pattern.replace(wide, narrowed)
+            route.path_regex = re.compile(pattern)
 
 
 def mount_path(scope: Scope) -> str:

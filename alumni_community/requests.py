@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from .errors import BadRequest, PayloadTooLarge, ValidationFailed
 
-__all__ = ["id_cursor", "read_json", "small_int", "string_fields"]
+__all__ = ["id_cursor", "read_body", "read_json", "small_int", "string_fields"]
 
 #: The largest id a database integer column holds (PostgreSQL's ``integer``).
 MAX_ID = 2**31 - 1
@@ -25,18 +25,9 @@ async def read_json(request: Request, *, max_bytes: int) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise BadRequest("Send the body as JSON with Content-Type: application/json.")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
-        chunks.append(chunk)
+    body = await read_body(request, max_bytes=max_bytes)
     try:
-        data = json.loads(b"".join(chunks))
+        data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The body is not valid JSON.") from None
     if not isinstance(data, dict):
@@ -46,6 +37,25 @@ async def read_json(request: Request, *, max_bytes: int) -> dict[str, Any]:
         # PostgreSQL cannot store NUL in text, and no person types one.
         raise ValidationFailed({name: ["must not contain NUL characters"] for name in with_nul})
     return data
+
+
+async def read_body(request: Request, *, max_bytes: int) -> bytes:
+    """The request's body, or ``413 too_large`` as soon as it passes ``max_bytes``.
+
+    Counted as it streams in, so a body sent without ``Content-Length``
+    (chunked) is held to the same limit as one that declares its size.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _has_nul(value: Any) -> bool:

@@ -47,6 +47,22 @@ class SignedUp:
     position: int | None
 
 
+#: How far ahead a slot may start.
+SLOT_HORIZON = dt.timedelta(days=731)
+
+
+def _within(now: dt.datetime, starts: dt.datetime, ends: dt.datetime) -> bool:
+    """A future start within SLOT_HORIZON, and an end after it within 7 days."""
+    try:
+        return (
+            now < starts < ends
+            and starts - now <= SLOT_HORIZON
+            and ends - starts <= dt.timedelta(days=7)
+        )
+    except OverflowError:  # near year 1 or 9999, an offset takes the time out of range
+        return False
+
+
 class Board:
     def __init__(
         self, settings: Settings, moderation: Moderation, notifications: Notifications
@@ -189,8 +205,10 @@ class Board:
                 continue
             if starts.tzinfo is None or ends.tzinfo is None:
                 errors[f"slots[{i}]"] = ["times need an offset, e.g. 2026-12-01T18:00:00-05:00"]
-            elif not now < starts < ends or ends - starts > dt.timedelta(days=7):
-                errors[f"slots[{i}]"] = ["a future start, and an end after it within 7 days"]
+            elif not _within(now, starts, ends):
+                errors[f"slots[{i}]"] = [
+                    "a start within the next two years, and an end after it within 7 days"
+                ]
             elif (
                 not isinstance(capacity, int)
                 or isinstance(capacity, bool)

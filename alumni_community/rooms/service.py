@@ -26,6 +26,7 @@ from ..errors import Forbidden, NotFound, ValidationFailed
 from ..identity.models import Member
 from ..identity.service import member_json
 from ..moderation.service import Moderation, Notice, audit, is_moderator
+from ..requests import MAX_ID
 from ..settings import Settings
 from .models import (
     Moderation as RoomModeration,
@@ -327,8 +328,10 @@ class Rooms:
                     dt.datetime.fromisoformat(after[1]),
                     int(after[2]),
                 )
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]}) from None
+            if not 0 <= ident <= MAX_ID:
+                raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
             query = query.filter(
                 Q(pinned__lt=pinned)
                 | Q(pinned=pinned, last_post_at__lt=last)
@@ -419,7 +422,7 @@ class Rooms:
             query = query.filter(Q(state=PostState.VISIBLE) | Q(author_id=member.id))
         after = _decode(cursor, 1)
         if after is not None:
-            if not isinstance(after[0], int):
+            if not isinstance(after[0], int) or not 0 <= after[0] <= MAX_ID:
                 raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
             query = query.filter(id__gt=after[0])
         posts = await query.order_by("id").limit(PAGE_SIZE + 1).select_related("author")

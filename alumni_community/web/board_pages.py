@@ -35,6 +35,7 @@ from .forms import (
     community_of,
     error_notices,
     error_page,
+    field_messages,
     member_form,
     no_nul,
     problem_message,
@@ -87,22 +88,11 @@ _LABELS = {
     "cursor": "Page",
     "status": "Status",
 }
-_VERB_STARTS = ("is ", "are ", "must ", "may ", "looks ", "contains ", "has ")
 
 
 def _messages(errors: dict[str, list[str]]) -> dict[str, list[str]]:
     """Each field's messages as sentences, in the words of the form's labels."""
-    out: dict[str, list[str]] = {}
-    for name, messages in errors.items():
-        label = _LABELS.get(name, name.replace("_", " ").capitalize())
-        out[name] = [
-            # The API's wording for an empty optional number; a form leaves it empty.
-            (f"{label} {m}" if m.startswith(_VERB_STARTS) else f"{label}: {m}").replace(
-                ", or null", ", or leave it empty"
-            )
-            for m in messages
-        ]
-    return out
+    return field_messages(errors, _LABELS)
 
 
 def _one_sentence(errors: dict[str, list[str]]) -> str:
@@ -599,7 +589,7 @@ def _new_listing_page(
 
 
 async def new_listing(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         member = signed_in(request)
         if isinstance(member, Response):
             return member
@@ -866,36 +856,25 @@ async def sponsor_request(request: Request) -> Response:
     )
 
 
-async def sponsor_withdraw_request(request: Request) -> Response:
-    async def act(member: Member, form: FormData) -> list[Notice]:
-        await _sponsorships(request).withdraw_request(member, _id(request))
-        return []
+def _on_request_or_match(
+    call: Callable[[Sponsorships, Member, int], Awaitable[object]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A sponsorship form about one request or match (its id in the path), with no fields."""
 
-    return await _sponsorship_form(request, act)
+    async def endpoint(request: Request) -> Response:
+        async def act(member: Member, form: FormData) -> list[Notice]:
+            await call(_sponsorships(request), member, _id(request))
+            return []
 
+        return await _sponsorship_form(request, act)
 
-async def sponsor_accept(request: Request) -> Response:
-    async def act(member: Member, form: FormData) -> list[Notice]:
-        await _sponsorships(request).accept(member, _id(request))
-        return []
-
-    return await _sponsorship_form(request, act)
-
-
-async def sponsor_decline(request: Request) -> Response:
-    async def act(member: Member, form: FormData) -> list[Notice]:
-        await _sponsorships(request).decline(member, _id(request))
-        return []
-
-    return await _sponsorship_form(request, act)
+    return endpoint
 
 
-async def sponsor_end(request: Request) -> Response:
-    async def act(member: Member, form: FormData) -> list[Notice]:
-        await _sponsorships(request).end(member, _id(request))
-        return []
-
-    return await _sponsorship_form(request, act)
+sponsor_withdraw_request = _on_request_or_match(lambda s, m, i: s.withdraw_request(m, i))
+sponsor_accept = _on_request_or_match(lambda s, m, i: s.accept(m, i))
+sponsor_decline = _on_request_or_match(lambda s, m, i: s.decline(m, i))
+sponsor_end = _on_request_or_match(lambda s, m, i: s.end(m, i))
 
 
 routes: list[BaseRoute] = [

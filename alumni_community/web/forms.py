@@ -9,18 +9,19 @@ notices kept) or, for a thing that is not there, ``error_page``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..errors import (
+    BadRequest,
     CommunityError,
     CsrfFailed,
     IdentifyingDetails,
-    PayloadTooLarge,
     RateLimited,
     ValidationFailed,
 )
@@ -29,9 +30,10 @@ from ..identity.edge import client_address, client_label, current, session_cooki
 from ..identity.models import Member, Session
 from ..identity.service import Accounts
 from ..moderation.service import Notice
+from ..requests import read_body
 from ..rooms.service import Rooms
 from ..settings import Settings
-from .templating import render
+from .templating import error_words, render
 
 if TYPE_CHECKING:
     from ..app import Community
@@ -93,13 +95,31 @@ def rooms_of(request: Request) -> Rooms:
     return service
 
 
-def field_messages(error: ValidationFailed) -> dict[str, list[str]]:
-    """Each field's messages as sentences: "Handle is taken", "Title: 1 to 200 characters"."""
+def field_messages(
+    error: ValidationFailed | Mapping[str, list[str]],
+    labels: Mapping[str, str] | None = None,
+    *,
+    beside_label: bool = False,
+) -> dict[str, list[str]]:
+    """Each field's messages as sentences: "Handle is taken", "Title: 1 to 200 characters".
+
+    ``labels`` names a page's own fields (over the common ones). With
+    ``beside_label``, a message that is not a sentence about the field is
+    only capitalised ("Say why: ...") rather than prefixed with the label,
+    for forms that show it right under the label. The API's "or null" for
+    an optional value reads "or leave it empty" on a form.
+    """
+    errors = error.errors if isinstance(error, ValidationFailed) else error
     out: dict[str, list[str]] = {}
-    for name, messages in error.errors.items():
-        label = LABELS.get(name, name.replace("_", " ").capitalize())
+    for name, messages in errors.items():
+        label = (labels or {}).get(name) or LABELS.get(name, name.replace("_", " ").capitalize())
         out[name] = [
-            f"{label} {m}" if m.startswith(_VERB_STARTS) else f"{label}: {m}" for m in messages
+            (
+                f"{label} {m}"
+                if m.startswith(_VERB_STARTS)
+                else (m[:1].upper() + m[1:] if beside_label else f"{label}: {m}")
+            ).replace(", or null", ", or leave it empty")
+            for m in messages
         ]
     return out
 
@@ -131,7 +151,7 @@ def error_page(request: Request, error: CommunityError) -> Response:
     response = render(
         request,
         "community/error.html",
-        {"error": error, "ref": None},
+        {"error": error, "ref": None, **error_words(error)},
         status_code=error.status,
     )
     for name, value in error.headers().items():
@@ -150,11 +170,32 @@ def to_sign_in(request: Request) -> Response:
     return RedirectResponse(str(request.url_for(name).path), status_code=303)
 
 
+#: More fields than any of our forms has; a body with more is refused.
+MAX_FORM_FIELDS = 200
+
+
 async def read_form(request: Request) -> FormData:
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > settings_of(request).max_body_bytes:
-        raise PayloadTooLarge()
-    return await request.form()
+    """The form a page posted: URL-encoded, at most ``max_body_bytes`` and ``MAX_FORM_FIELDS``.
+
+    The body is counted as it streams in (a chunked body has no
+    Content-Length to check first) and parsed here: no page takes files, so
+    a multipart body, which could spill uploads to disk, is refused.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise BadRequest("Send the form as the page does (application/x-www-form-urlencoded).")
+    body = await read_body(request, max_bytes=settings_of(request).max_body_bytes)
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FORM_FIELDS,
+            errors="strict",
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The form could not be read; reload the page and try again.") from None
+    fields: list[tuple[str, str | UploadFile]] = list(pairs)
+    return FormData(fields)
 
 
 def text(form: FormData, name: str) -> str:

@@ -424,7 +424,9 @@ def _meeting_form_values(form: FormData) -> dict[str, Any]:
 def _meeting_data(values: dict[str, Any]) -> dict[str, Any]:
     """The form's values as the service takes them (as the API's JSON would carry them)."""
     data = {name: values[name] for name in (*MEETING_TEXT, *MEETING_MORE)}
-    data["day"] = [int(d) if d.isdigit() and len(d) < 3 else d for d in values["day"]]
+    data["day"] = [
+        int(d) if d.isascii() and d.isdigit() and len(d) < 3 else d for d in values["day"]
+    ]
     data["types"] = values["types"]
     data["public"] = values["public"]
     data["room"] = values["room"] or None

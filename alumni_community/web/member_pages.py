@@ -473,7 +473,7 @@ async def _erase_page(
 
 
 async def erase(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         got = _viewer(request)
         if isinstance(got, Response):
             return got
@@ -712,7 +712,7 @@ def _recover_page(
 
 
 async def recover(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return _recover_page(request)
     if not same_origin(request):
         return error_page(request, CsrfFailed("This form must be sent from this site's own page."))
@@ -769,7 +769,7 @@ async def pick_handle(request: Request) -> Response:
     if state.host_user_id is None:
         # Not signed in on the host site: this community's own sign-in.
         return to_sign_in(request)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return _pick_page(request)
     # No session yet, so no CSRF token: the form must come from our own page.
     if not same_origin(request):

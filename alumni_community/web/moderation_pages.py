@@ -21,10 +21,12 @@ from ..errors import CommunityError, NotFound, ValidationFailed
 from ..identity.models import Member
 from ..moderation.actions import ACTIONS
 from ..moderation.service import Notice
+from ..requests import small_int
 from ..rooms.models import Thread
 from .forms import (
     community_of,
     error_page,
+    field_messages,
     member_form,
     no_nul,
     problem_message,
@@ -87,19 +89,11 @@ _LABELS = {
     "target": "This",
     "body": "Your message",
 }
-_VERB_STARTS = ("is ", "are ", "must ", "may ", "looks ", "contains ", "has ")
 
 
 def _messages(error: ValidationFailed) -> dict[str, list[str]]:
     """Each field's messages as sentences, next to a field whose label says the rest."""
-    out: dict[str, list[str]] = {}
-    for name, messages in error.errors.items():
-        label = _LABELS.get(name, name.replace("_", " ").capitalize())
-        out[name] = [
-            f"{label} {m}" if m.startswith(_VERB_STARTS) else m[:1].upper() + m[1:]
-            for m in messages
-        ]
-    return out
+    return field_messages(error, _LABELS, beside_label=True)
 
 
 def _split(
@@ -171,7 +165,7 @@ async def _queue_page(
             "failed": failed or {"id": None, "errors": {}, "note": ""},
             "message": message,
             "done": done if done in (*DECISIONS, "claim", "release") else "",
-            "done_item": int(done_item) if done_item.isdigit() else None,
+            "done_item": small_int(done_item),
         },
         status_code=status_code,
     )
@@ -377,7 +371,7 @@ async def _watched_page(
 
 
 async def watched(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         member = signed_in(request)
         if isinstance(member, Response):
             return member
@@ -421,12 +415,13 @@ async def audit_log(request: Request) -> Response:
         return member
     raw = request.query_params.get("cursor")
     try:
-        if raw is not None and not raw.isdigit():
+        before = small_int(raw) if raw else None
+        if raw and before is None:
             raise ValidationFailed(
                 {"cursor": ["is not a cursor this list gave out"]},
                 "That page link is not one this log gave out. Start again from the newest entries.",
             )
-        page = await community_of(request).actions.log(member, int(raw) if raw else None)
+        page = await community_of(request).actions.log(member, before)
     except CommunityError as error:
         return error_page(request, error)
     return render(
@@ -459,9 +454,17 @@ async def _flag_page(
     status_code: int = 200,
 ) -> Response:
     community = community_of(request)
+    sent = request.query_params.get("sent") == "1"
+    target: dict[str, Any] | None
     try:
         if kind == "post":
-            target = await _flaggable_post(request, member, int(ident))
+            try:
+                target = await _flaggable_post(request, member, int(ident))
+            except NotFound:
+                if not sent:
+                    raise
+                # The flag that was just sent hid the post: thank them all the same.
+                target = None
             action = _path(request, "page:flag_post", id=int(ident))
         else:
             if "\x00" in ident:
@@ -482,14 +485,14 @@ async def _flag_page(
             "form": form or {"reason": "", "note": ""},
             "errors": errors or {},
             "message": message,
-            "sent": request.query_params.get("sent") == "1",
+            "sent": sent,
         },
         status_code=status_code,
     )
 
 
 async def _flag(request: Request, kind: str, ident: str) -> Response:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         member = signed_in(request)
         if isinstance(member, Response):
             return member
@@ -576,7 +579,7 @@ async def _edit_page(
 
 async def edit_post(request: Request) -> Response:
     post_id = _post_id(request)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         member = signed_in(request)
         if isinstance(member, Response):
             return member

@@ -115,7 +115,7 @@ async def _credentials_form(
 
 async def signup(request: Request) -> Response:
     template = "community/signup.html"
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return _credentials_page(request, template)
     accounts, client = accounts_of(request), client_info(request)
     signed = await _credentials_form(
@@ -147,7 +147,7 @@ def _signed_in_page(request: Request, signed: SignedIn) -> Response:
 
 async def signin(request: Request) -> Response:
     template = "community/signin.html"
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return _credentials_page(request, template)
     accounts, client = accounts_of(request), client_info(request)
     signed = await _credentials_form(

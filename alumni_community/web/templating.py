@@ -11,7 +11,7 @@ from starlette.routing import NoMatchFound
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
-from ..errors import CommunityError
+from ..errors import CommunityError, ValidationFailed
 from ..identity import tokens
 from ..identity.edge import current
 from ..identity.models import Member
@@ -111,11 +111,33 @@ def _viewer(request: Request) -> dict[str, Any]:
     }
 
 
+#: Page headings for refusals whose API titles speak to programs, not people.
+PAGE_TITLES = {
+    "csrf_failed": "This form has expired",
+    "validation_failed": "That did not look right",
+    "bad_request": "That could not be read",
+    "too_large": "That was too long",
+}
+
+
+def error_words(error: CommunityError) -> dict[str, str]:
+    """The heading and sentence an error page shows: people's words, never codes."""
+    title = PAGE_TITLES.get(error.code, error.title)
+    detail = error.detail
+    if isinstance(error, ValidationFailed) and detail == ValidationFailed.DEFAULT_DETAIL:
+        detail = " ".join(
+            f"{name.replace('_', ' ').capitalize()}: {message}"
+            for name, messages in error.errors.items()
+            for message in messages
+        )
+    return {"title": title, "detail": detail}
+
+
 def render_error_page(scope: Scope, error: CommunityError, ref: str | None) -> Response:
     request = Request(scope)
     return render(
         request,
         "community/error.html",
-        {"error": error, "ref": ref},
+        {"error": error, "ref": ref, **error_words(error)},
         status_code=error.status,
     )

@@ -161,6 +161,17 @@ async def test_refusals(world: World) -> None:
         {"slots": []},
         {"slots": [{"starts_at": "2020-01-01T00:00:00+00:00", "ends_at": "x", "capacity": 1}]},
         {"slots": [slot_at(world, 5, 0)]},
+        # Past the two-year horizon, and at the edge of what a datetime holds.
+        {"slots": [slot_at(world, 24 * 800, 1)]},
+        {
+            "slots": [
+                {
+                    "starts_at": "9999-12-31T20:00:00-06:00",
+                    "ends_at": "9999-12-31T21:00:00-06:00",
+                    "capacity": 1,
+                }
+            ]
+        },
         {"kind": "party"},
         {"tags": ["Not A Tag!"]},
         {"title": ""},

@@ -10,7 +10,7 @@ import pytest
 from starlette.requests import Request
 
 from alumni_community.identity.models import Member, Role
-from alumni_community.rooms.models import Thread
+from alumni_community.rooms.models import Post, Thread
 from alumni_community.web.moderation_pages import thread_controls
 
 from ..rooms.conftest import PASSWORD, World, make_room
@@ -306,6 +306,23 @@ async def test_flagging_a_post_tells_the_moderators_and_thanks_the_member(world:
     # The writer never sees who flagged.
     writer = await world.member("reader-i", trust=1)
     assert "flagger-i" not in (await writer.get(f"/threads/{thread_id}")).text
+
+
+async def test_the_flag_that_hides_a_post_still_thanks_its_flagger(world: World) -> None:
+    _, _, post_id = await open_post(world, "writer-z", "Something awful.")
+    url = f"/community/posts/{post_id}/flag"
+    first = await signed_in(world, "flagger-z1", trust=2)  # weight 3
+    second = await signed_in(world, "flagger-z2", trust=1)  # weight 2: 5 hides it
+    assert (await post_form(first, url, url, reason="harassment")).status_code == 303
+    sent = await post_form(second, url, url, reason="harassment")
+    assert sent.status_code == 303
+    assert (await Post.get(id=post_id)).state == "hidden"
+    thanks = await second.get(sent.headers["location"])
+    assert thanks.status_code == 200
+    assert "Thank you. Your flag is with the moderators." in thanks.text
+    assert "Something awful." not in thanks.text
+    # Without a flag just sent, a hidden post is not there for them.
+    assert (await second.get(url)).status_code == 404
 
 
 async def test_flags_the_service_refuses_are_explained(world: World) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from typing import Any
 
@@ -398,3 +401,71 @@ async def test_pages_follow_the_mount(world: World, prefix: str) -> None:
     assert f'href="{prefix}/signin"' in home.text and f'href="{prefix}/signup"' in home.text
     for url in (f"{prefix}/signin", f"{prefix}/signup"):
         assert (await signed_out.get(url)).status_code == 200
+
+
+async def test_head_answers_like_get_and_error_pages_speak_plainly(world: World) -> None:
+    client = page_client(world.app)
+    world.clients.append(client)
+    for path in ("/community/signup", "/community/signin", "/community/recover"):
+        head = await client.head(path)
+        assert head.status_code == 200, path
+        assert head.content == b""
+    member = await signed_in(world, "plain-words")
+    expired = await member.post("/community/signout", data={"csrf_token": "stale"})
+    assert expired.status_code == 403
+    assert "<h1>This form has expired</h1>" in expired.text
+    assert "CSRF" not in expired.text
+    mod = await world.member("mod-plain", Role.MODERATOR)
+    await make_room(mod, "plain-room", moderation="open")
+    made = await mod.post("/rooms/plain-room/threads", json={"title": "T", "body": "B"})
+    thread_id = made.json()["thread"]["id"]
+    bad = await member.get(f"/community/threads/{thread_id}", params={"cursor": "nonsense"})
+    assert bad.status_code == 422
+    assert "Check the fields listed in errors" not in bad.text
+    assert "Cursor: is not a cursor this list gave out" in bad.text
+    # Numbers past what the database holds, in a post cursor and a thread cursor.
+    for path, values in (
+        (f"/community/threads/{thread_id}", [10**20]),
+        ("/community/rooms/plain-room", [False, "2026-03-01T09:00:00+00:00", 2**31]),
+    ):
+        cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+        huge = await member.get(path, params={"cursor": cursor})
+        assert huge.status_code == 422, (path, huge.status_code)
+
+
+async def test_form_bodies_are_bounded_however_they_are_sent(world: World) -> None:
+    client = page_client(world.app)
+    world.clients.append(client)
+    limit = world.community.settings.max_body_bytes
+
+    async def chunked(size: int) -> AsyncIterator[bytes]:
+        yield b"handle=x&password="
+        for _ in range(0, size, 4096):
+            yield b"a" * 4096
+
+    # No Content-Length (chunked): counted as it streams in.
+    streamed = await client.post(
+        "/community/signin",
+        content=chunked(limit * 4),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert streamed.status_code == 413
+    # A multipart body could spill files to disk: no page takes files.
+    files = await client.post(
+        "/community/signin", files={"f": ("a.bin", b"x" * 100)}, data={"handle": "x"}
+    )
+    assert files.status_code == 400
+    assert "application/x-www-form-urlencoded" in files.text
+    many = "&".join(f"f{i}=1" for i in range(500))
+    crowded = await client.post(
+        "/community/signin",
+        content=many,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert crowded.status_code == 400
+    broken = await client.post(
+        "/community/signin",
+        content=b"handle=%ff%fe&password=x",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert broken.status_code == 400
