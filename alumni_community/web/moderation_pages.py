@@ -22,7 +22,7 @@ from ..identity.models import Member
 from ..moderation.actions import ACTIONS
 from ..moderation.service import Notice
 from ..requests import small_int
-from ..rooms.models import Thread
+from ..rooms.models import PostState, Thread
 from .forms import (
     community_of,
     error_page,
@@ -619,6 +619,70 @@ async def thread_controls(request: Request, member: Member, thread: Thread) -> d
     return {"may_moderate_room": await rooms_of(request).is_room_moderator(member, thread.room)}
 
 
+# -- a member's appeal of their own post ----------------------------------------------
+
+
+async def _appeal_page(
+    request: Request,
+    member: Member,
+    post_id: int,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+    **_: Any,  # what ``refused`` passes that this form has no use for (notices, confirm)
+) -> Response:
+    rooms = rooms_of(request)
+    try:
+        post = await rooms.visible_post(member, post_id)
+        if post.author_id != member.id or post.state not in (PostState.HIDDEN, PostState.REJECTED):
+            raise NotFound("You have no hidden or rejected post with that id.")
+    except CommunityError as error:
+        return error_page(request, error)
+    return render(
+        request,
+        "community/appeal.html",
+        {
+            "post": rooms.post_json(post),
+            "thread": {"id": post.thread.id, "title": post.thread.title},
+            "form": form or {"note": ""},
+            "errors": errors or {},
+            "message": message,
+            "sent": request.query_params.get("sent") == "1",
+        },
+        status_code=status_code,
+    )
+
+
+async def appeal_post(request: Request) -> Response:
+    """A member asks, once, for a different moderator to look again at their post."""
+    post_id = _post_id(request)
+    if request.method in ("GET", "HEAD"):
+        member = signed_in(request)
+        if isinstance(member, Response):
+            return member
+        return await _appeal_page(request, member, post_id)
+    got = await member_form(request)
+    if isinstance(got, Response):
+        return got
+    member, form = got
+    note = text(form, "note")
+    try:
+        no_nul(note=note)
+        await community_of(request).moderation.appeal(member, "post", post_id, note)
+    except NotFound as error:
+        return error_page(request, error)
+    except CommunityError as error:
+        return await refused(
+            request,
+            error,
+            lambda **kw: _appeal_page(request, member, post_id, **kw),
+            {"note": note},
+        )
+    return _redirect(str(request.url.path) + "?sent=1")
+
+
 routes: list[BaseRoute] = [
     Route("/moderation", queue, methods=["GET"], name="page:moderation"),
     Route("/moderation/appeals", appeals, methods=["GET"], name="page:mod_appeals"),
@@ -643,5 +707,6 @@ routes: list[BaseRoute] = [
     Route("/moderation/log", audit_log, methods=["GET"], name="page:mod_log"),
     Route("/posts/{id:int}/flag", flag_post, methods=["GET", "POST"], name="page:flag_post"),
     Route("/posts/{id:int}/edit", edit_post, methods=["GET", "POST"], name="page:edit_post"),
+    Route("/posts/{id:int}/appeal", appeal_post, methods=["GET", "POST"], name="page:appeal_post"),
     Route("/members/{handle}/flag", flag_member, methods=["GET", "POST"], name="page:flag_member"),
 ]

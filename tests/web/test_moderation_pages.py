@@ -755,3 +755,41 @@ async def test_items_about_listings_and_chat_messages_are_shown(world: World) ->
     assert "<strong>chair</strong>" in queue.text
     assert "a chat message by organizer-z" in queue.text and "Hello from chat" in queue.text
     assert f'href="{QUEUE}/members/organizer-z"' in queue.text
+
+
+async def test_a_member_asks_for_another_look_at_a_rejected_post(world: World) -> None:
+    _, thread_id, post_id = await held_post(world, "newcomer-r")
+    mod = await signed_in(world, "mod-r", Role.MODERATOR)
+    (item,) = await item_ids(world)
+    rejected = await post_form(
+        mod, QUEUE, f"{QUEUE}/items/{item}/decide", decision="reject", note="Names a person."
+    )
+    assert rejected.status_code == 303
+    writer = page_client(world.app, port=23)  # the author, signing in to the pages
+    world.clients.append(writer)
+    done = await writer.post(
+        "/community/signin", data={"handle": "newcomer-r", "password": "a long enough passphrase"}
+    )
+    assert done.status_code == 303
+    thread = await writer.get(f"/community/threads/{thread_id}")
+    url = f"/community/posts/{post_id}/appeal"
+    assert f'href="{url}"' in thread.text and "Ask for another look" in thread.text
+    page = await writer.get(url)
+    assert page.status_code == 200 and "Names a person." in page.text
+    empty = await post_form(writer, url, url, note="  ")
+    assert empty.status_code == 422 and "say why it should be looked at again" in empty.text
+    nul = await post_form(writer, url, url, note="a\x00b")
+    assert nul.status_code == 422
+    sent = await post_form(writer, url, url, note="It names nobody: Sam is my dog.")
+    assert sent.status_code == 303 and sent.headers["location"] == f"{url}?sent=1"
+    assert "A different moderator will look" in (await writer.get(sent.headers["location"])).text
+    again = await post_form(writer, url, url, note="Please?")
+    assert again.status_code == 409 and "appealed already" in again.text
+    # Someone else's post, or a visible one, has nothing to appeal.
+    other = await signed_in(world, "other-r", trust=1)
+    assert (await other.get(url)).status_code == 404
+    _, _, visible = await open_post(world, "writer-r", "Fine.")
+    assert (await other.get(f"/community/posts/{visible}/appeal")).status_code == 404
+    # The appeal waits for a different moderator.
+    queue = await mod.get(f"{QUEUE}/appeals")
+    assert "It names nobody: Sam is my dog." in queue.text
