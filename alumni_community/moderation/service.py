@@ -861,6 +861,15 @@ class Moderation:
         await item.refresh_from_db()
         return item
 
+    async def appealable_post(self, member: Member, post_id: int) -> Post:
+        """The member's own post that a moderator hid or rejected (what may be appealed)."""
+        post = await Post.get_or_none(id=post_id, author_id=member.id).select_related(
+            "thread", "author"
+        )
+        if post is None or post.state not in (PostState.HIDDEN, PostState.REJECTED):
+            raise NotFound("You have no hidden or rejected post with that id.")
+        return post
+
     async def appeal(self, member: Member, target_type: str, post_id: Any, note: str) -> ReviewItem:
         """Ask once, with a note, for a different moderator to look again."""
         if not note.strip():
@@ -869,9 +878,7 @@ class Moderation:
         if target_type == "post":
             if not isinstance(post_id, int):
                 raise ValidationFailed({"target": ["a post's id is a number"]})
-            post = await Post.get_or_none(id=post_id, author_id=member.id)
-            if post is None or post.state not in (PostState.HIDDEN, PostState.REJECTED):
-                raise NotFound("You have no hidden or rejected post with that id.")
+            post = await self.appealable_post(member, post_id)
             if await ReviewItem.filter(kind=ReviewKind.APPEAL, post_id=post.id).exists():
                 raise Conflict("This post has been appealed already.")
             last = (

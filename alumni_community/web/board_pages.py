@@ -116,11 +116,9 @@ def _path(request: Request, name: str, **params: Any) -> str:
 
 
 def _id(request: Request) -> int:
-    """The id in the path; one that no row can have is unknown, like any other (404)."""
-    found = small_int(str(request.path_params["id"]))
-    if found is None:
-        raise NotFound("There is nothing here with that id.")
-    return found
+    """The id in the path (the router takes only ids a row can have)."""
+    ident: int = request.path_params["id"]
+    return ident
 
 
 def _with_headers(response: Response, error: CommunityError) -> Response:
@@ -279,10 +277,7 @@ async def listing(request: Request) -> Response:
     member = signed_in(request)
     if isinstance(member, Response):
         return member
-    try:
-        listing_id = _id(request)
-    except NotFound as error:
-        return error_page(request, error)
+    listing_id = _id(request)
     return await _listing_page(request, member, listing_id)
 
 
@@ -327,10 +322,10 @@ async def _slot_action(request: Request, act: SlotAction) -> Response:
     if isinstance(got, Response):
         return got
     member, form = got
-    slot_id = small_int(str(request.path_params["id"]))
+    slot_id = _id(request)
     # Only to know which page to go back to; the service checks everything else.
-    slot = await Slot.get_or_none(id=slot_id) if slot_id is not None else None
-    if slot_id is None or slot is None:
+    slot = await Slot.get_or_none(id=slot_id)
+    if slot is None:
         return error_page(request, NotFound("No such slot."))
     listing_id = slot.opportunity_id
     try:
@@ -412,10 +407,7 @@ async def listing_message(request: Request) -> Response:
     if isinstance(got, Response):
         return got
     member, form = got
-    try:
-        listing_id = _id(request)
-    except NotFound as error:
-        return error_page(request, error)
+    listing_id = _id(request)
     body = text(form, "text")
     try:
         no_nul(text=body)
@@ -435,10 +427,7 @@ async def listing_status(request: Request) -> Response:
     if isinstance(got, Response):
         return got
     member, form = got
-    try:
-        listing_id = _id(request)
-    except NotFound as error:
-        return error_page(request, error)
+    listing_id = _id(request)
     try:
         await _board(request).set_status(member, listing_id, text(form, "status"))
     except NotFound as error:

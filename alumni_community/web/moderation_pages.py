@@ -22,7 +22,7 @@ from ..identity.models import Member
 from ..moderation.actions import ACTIONS
 from ..moderation.service import Notice
 from ..requests import small_int
-from ..rooms.models import PostState, Thread
+from ..rooms.models import Thread
 from .forms import (
     community_of,
     error_page,
@@ -635,9 +635,7 @@ async def _appeal_page(
 ) -> Response:
     rooms = rooms_of(request)
     try:
-        post = await rooms.visible_post(member, post_id)
-        if post.author_id != member.id or post.state not in (PostState.HIDDEN, PostState.REJECTED):
-            raise NotFound("You have no hidden or rejected post with that id.")
+        post = await community_of(request).moderation.appealable_post(member, post_id)
     except CommunityError as error:
         return error_page(request, error)
     return render(
