@@ -29,6 +29,9 @@ import pytest
 from alumni_community import Community, Settings
 from alumni_community.db import migrate
 
+# The planted values are re-exported: tests import them from here.
+from .privacy_tap import PLANTED, PLANTED_EMAIL, PLANTED_HOST_ID, PLANTED_IP, LogScan, tapped  # noqa: F401
+
 SECRET = "test-secret-" + "k" * 40
 
 
@@ -364,13 +367,24 @@ def wait_for_http(
 
 # -- privacy: planted values that must never leave the library ---------------------
 
-#: Values a test plants where the library could see them (the client's
-#: address, the host user's id and e-mail); none may appear in any response
-#: body, header or log line.
-PLANTED_IP = "203.0.113.77"
-PLANTED_HOST_ID = "host-user-planted-7781"
-PLANTED_EMAIL = "planted.person@example.org"
-PLANTED = (PLANTED_IP, PLANTED_HOST_ID, PLANTED_EMAIL)
+#: Leaks the tap found during the current test (checked and cleared after each).
+_LEAKS: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_community_is_tapped() -> Iterator[None]:
+    """The whole suite: every request any Community serves in this process is tapped.
+
+    It arrives from PLANTED_IP, and what goes back (headers, bodies, pages,
+    WebSocket frames and close reasons) is searched for planted values. Server
+    processes of the suite do the same (tests/chat/server_process.py).
+    """
+    original = Community.__call__
+    Community.__call__ = tapped(original, _LEAKS.append)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Community.__call__ = original  # type: ignore[method-assign]
 
 
 class LeakWatch:
@@ -400,38 +414,24 @@ class LeakWatch:
             assert value.encode() not in everything, f"planted {value!r} leaked into a response"
 
 
-class _LogCapture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = record.getMessage()
-        except Exception:
-            line = str(record.msg)
-        if record.exc_info:
-            line += "\n" + logging.Formatter().formatException(record.exc_info)
-        self.lines.append(line)
-
-
 @pytest.fixture(autouse=True)
-def no_planted_values_in_logs() -> Iterator[None]:
-    """Every test: no log line of any logger, at any level, names a planted value."""
-    handler = _LogCapture()
+def no_planted_values_leave() -> Iterator[None]:
+    """Every test: no response, frame or log record (any logger or level) names a planted value."""
+    handler = LogScan()
     root = logging.getLogger()
     ours = logging.getLogger("alumni_community")
     previous = ours.level
     ours.setLevel(logging.DEBUG)
     root.addHandler(handler)
+    _LEAKS.clear()
     try:
         yield
     finally:
         root.removeHandler(handler)
         ours.setLevel(previous)
-    for line in handler.lines:
-        for value in PLANTED:
-            assert value not in line, f"planted {value!r} leaked into a log line: {line[:200]}"
+    leaks = [*_LEAKS, *handler.leaks]
+    _LEAKS.clear()
+    assert not leaks, "planted values left the library:\n" + "\n".join(leaks[:20])
 
 
 @pytest.fixture

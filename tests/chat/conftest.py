@@ -71,6 +71,9 @@ class ChatWorld:
             origin = self.base
         if origin is not None:
             headers["Origin"] = origin
+        # A test's sockets often end with frames unread; closing one then waits
+        # for a close frame stuck behind them: one second is plenty on loopback.
+        options.setdefault("close_timeout", 1)
         ws = await connect(self.ws_url, additional_headers=headers, compression=None, **options)
         self.sockets.append(ws)
         return ws
@@ -150,8 +153,7 @@ async def chat(database_url: str, request: pytest.FixtureRequest) -> AsyncIterat
             try:
                 yield world
             finally:
-                for ws in world.sockets:
-                    await ws.close()
+                await asyncio.gather(*(ws.close() for ws in world.sockets))
                 for client in world.clients:
                     await client.http.aclose()
                 server.should_exit = True

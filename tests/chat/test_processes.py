@@ -14,9 +14,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -45,8 +47,10 @@ def server(
     database_url: str, broker_url: str, **extra: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
+    leak_file = Path(tempfile.mkstemp(prefix="ac-leaks-", suffix=".txt")[1])
     env = subprocess_env(
         **extra,
+        AC_TEST_LEAK_FILE=str(leak_file),
         ALUMNI_COMMUNITY_DATABASE_URL=database_url,
         ALUMNI_COMMUNITY_BROKER_URL=broker_url,
         ALUMNI_COMMUNITY_SECRET_KEY=SECRET,
@@ -59,7 +63,8 @@ def server(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(base + "/community/api/v1/health", process)
+        prefix = "" if extra.get("AC_TEST_MOUNT") == "/" else "/community"
+        wait_for_http(base + prefix + "/api/v1/health", process)
         yield base, process
     finally:
         if process.poll() is None:
@@ -68,6 +73,9 @@ def server(
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+        leaks = leak_file.read_text("utf-8")
+        leak_file.unlink()
+    assert not leaks, "planted values left a server process:\n" + leaks[:2000]
 
 
 def kill_hard(process: subprocess.Popen[bytes]) -> None:
