@@ -34,6 +34,8 @@ from .errors import (
     SchemaNotReady,
     ServiceUnavailable,
     Silenced,
+    StorageFull,
+    StorageReadOnly,
     ValidationFailed,
 )
 from .milestones import Step as MilestoneStep
@@ -64,6 +66,8 @@ __all__ = [
     "ServiceUnavailable",
     "Settings",
     "Silenced",
+    "StorageFull",
+    "StorageReadOnly",
     "TrustRules",
     "ValidationFailed",
     "__version__",

@@ -23,6 +23,11 @@ machinery:
   database router. We save and restore both around it, so a host that
   configured them keeps what it configured.
 
+``unavailable(error)`` tells a database that cannot serve right now (gone,
+restarting, full, read-only) from a bug: the edges answer the first with
+``503`` and the second with ``500``. It lives here because only this module
+knows which drivers are underneath.
+
 Migrations are Tortoise's own (checked-in modules in
 ``alumni_community/migrations``), run by ``migrate()`` in a throwaway context,
 recorded in our own ``ac_migrations`` table.
@@ -35,6 +40,8 @@ import contextvars
 import logging
 import os
 import re
+import sqlite3
+import sys
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -43,14 +50,20 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext, _current_context
-from tortoise.exceptions import OperationalError
+from tortoise.exceptions import DBConnectionError, OperationalError
 from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 from tortoise.migrations.recorder import MigrationRecorder
 from tortoise.migrations.schema_editor import BaseSchemaEditor, SqliteSchemaEditor
 from tortoise.router import router as _tortoise_router
 from tortoise.timezone import _reset_timezone_cache
 
-from .errors import ConfigurationError, SchemaNotReady
+from .errors import (
+    ConfigurationError,
+    SchemaNotReady,
+    ServiceUnavailable,
+    StorageFull,
+    StorageReadOnly,
+)
 from .settings import Settings
 
 __all__ = [
@@ -60,7 +73,9 @@ __all__ = [
     "make_migrations",
     "migrate",
     "model_changes",
+    "outage_name",
     "pending_migrations",
+    "unavailable",
 ]
 
 logger = logging.getLogger("alumni_community.db")
@@ -286,6 +301,117 @@ async def _detect_changes() -> list[Any]:
     finally:
         await ctx.close_connections()
         _current_context.reset(token)
+
+
+# -- a database that cannot serve right now ------------------------------------
+
+#: SQLite primary result codes that mean "not now" rather than a bug: locked
+#: past busy_timeout (BUSY), an I/O error (IOERR), a file that cannot be
+#: opened (CANTOPEN). FULL and READONLY have errors of their own.
+_SQLITE_FULL, _SQLITE_READONLY = 13, 8
+_SQLITE_NOT_NOW = {5, 10, 14}
+#: SQLSTATEs (PostgreSQL's, as asyncpg reports them) that mean the same: a
+#: connection exception (class 08), the server shutting down or starting
+#: (57P01 to 57P05; not 57014, a cancelled query), insufficient resources
+#: (class 53), a system error (class 58).
+_SQLSTATE_NOT_NOW = ("08", "57P", "53", "58")
+_SQLSTATE_DISK_FULL, _SQLSTATE_READ_ONLY = "53100", "25006"
+#: Code an OSError must come through to be the database's: a refused or
+#: reset connection anywhere else is not an outage of the database.
+_DRIVERS = ("asyncpg", "aiosqlite", "tortoise", "sqlite3")
+
+
+def unavailable(error: BaseException) -> ServiceUnavailable | None:
+    """What to answer when ``error`` means the database cannot serve right now; else None.
+
+    Looks through the chain of causes, since Tortoise wraps a driver's error
+    in its own (or lets it through untouched: asyncpg's connection errors,
+    OSErrors from connecting). The refusal's ``__cause__`` is the error that
+    decided it, for ``outage_name``.
+    """
+    for cause in _causes(error):
+        refusal = _classify(cause)
+        if refusal is not None:
+            refusal.__cause__ = cause
+            return refusal
+    return None
+
+
+def outage_name(refusal: BaseException) -> str:
+    """A short name of what made ``refusal``, for logs: never a message (it may quote data)."""
+    cause = refusal.__cause__
+    if isinstance(cause, sqlite3.Error) and getattr(cause, "sqlite_errorname", None):
+        return str(cause.sqlite_errorname)
+    state = getattr(cause, "sqlstate", None)
+    name = type(cause).__name__ if cause is not None else type(refusal).__name__
+    return f"{name} {state}" if isinstance(state, str) else name
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo and len(seen) < 16:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        # Tortoise wraps the driver's error as its first argument.
+        todo.extend(a for a in current.args[:1] if isinstance(a, BaseException))
+        todo.append(current.__cause__)
+        if not current.__suppress_context__:
+            todo.append(current.__context__)
+
+
+def _classify(error: BaseException) -> ServiceUnavailable | None:
+    if isinstance(error, sqlite3.Error):
+        code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+        if code == _SQLITE_FULL:
+            return StorageFull(
+                "The community cannot store anything more right now; reading still works."
+            )
+        if code == _SQLITE_READONLY:
+            return StorageReadOnly("The community is read-only right now; reading still works.")
+        return _gone() if code in _SQLITE_NOT_NOW else None
+    state = getattr(error, "sqlstate", None)
+    if isinstance(state, str):
+        if state == _SQLSTATE_DISK_FULL:
+            return StorageFull(
+                "The community cannot store anything more right now; reading still works."
+            )
+        if state == _SQLSTATE_READ_ONLY:
+            return StorageReadOnly("The community is read-only right now; reading still works.")
+        return _gone() if state.startswith(_SQLSTATE_NOT_NOW) else None
+    if isinstance(error, DBConnectionError):
+        return _gone()
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is not None:
+        # Client-side: a connection the server closed ("connection is closed"),
+        # or one it is closing while asyncpg uses it (an operation found the
+        # protocol mid-way through another). Not a stale schema cache: a bug.
+        if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
+            return _gone()
+        if isinstance(error, asyncpg.exceptions.InternalClientError) and not isinstance(
+            error, asyncpg.exceptions.OutdatedSchemaCacheError
+        ):
+            return _gone()
+    if isinstance(error, OSError) and _raised_in_driver(error):
+        return _gone()
+    return None
+
+
+def _gone() -> ServiceUnavailable:
+    return ServiceUnavailable("The community's database does not answer; try again in a moment.")
+
+
+def _raised_in_driver(error: BaseException) -> bool:
+    tb = error.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if isinstance(module, str) and module.split(".", 1)[0] in _DRIVERS:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 # -- internals --------------------------------------------------------------

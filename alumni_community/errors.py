@@ -25,8 +25,10 @@ The tree::
     │   └── IdentifyingDetails          409 identifying_details (+ what was found)
     ├── PayloadTooLarge                 413 too_large
     ├── RateLimited                     429 rate_limited      (+ retry_after seconds)
-    └── ServiceUnavailable              503 unavailable
-        └── SchemaNotReady              503 schema_not_ready
+    └── ServiceUnavailable              503 unavailable       (the database does not answer)
+        ├── SchemaNotReady              503 schema_not_ready
+        ├── StorageFull                 503 storage_full      (nothing more can be written)
+        └── StorageReadOnly             503 read_only         (the database refuses writes)
 
 ``code`` values are part of the public contract: clients branch on them, so
 they never change once released. Titles and details are for people.
@@ -56,6 +58,8 @@ __all__ = [
     "SchemaNotReady",
     "ServiceUnavailable",
     "Silenced",
+    "StorageFull",
+    "StorageReadOnly",
     "ValidationFailed",
 ]
 
@@ -257,10 +261,42 @@ class ServiceUnavailable(CommunityError):
     status = 503
     code = "unavailable"
     title = "Temporarily unavailable"
+    #: Seconds a client should wait before trying again: a database restart
+    #: or failover takes seconds; sooner would only add load while it comes back.
+    retry_after = 5
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class SchemaNotReady(ServiceUnavailable):
     """The database schema is older than this version of the library."""
 
     code = "schema_not_ready"
+    #: An operator has to act first: asking again every few seconds helps nobody.
+    retry_after = 60
     title = "The community's database needs migrating"
+
+
+class StorageFull(ServiceUnavailable):
+    """The database has no room left (a full disk, SQLite's page limit, PostgreSQL's disk).
+
+    Reading still works; writing does again once an operator makes room.
+    """
+
+    code = "storage_full"
+    #: An operator has to act first: asking again every few seconds helps nobody.
+    retry_after = 60
+    title = "The community cannot store anything more right now"
+
+
+class StorageReadOnly(ServiceUnavailable):
+    """The database refuses writes (a read-only file or file system, a standby server).
+
+    Reading still works; writing does again once the database is writable.
+    """
+
+    code = "read_only"
+    #: An operator has to act first: asking again every few seconds helps nobody.
+    retry_after = 60
+    title = "The community is read-only right now"

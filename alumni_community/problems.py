@@ -19,10 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .db import outage_name, unavailable
 from .errors import BadRequest, CommunityError, MethodNotAllowed, NotFound, PayloadTooLarge
-from .paths import is_api_request
+from .paths import allowed_methods, is_api_request
 
 __all__ = [
+    "CLOSE_TRY_AGAIN",
+    "TRY_AGAIN",
     "ErrorMiddleware",
     "ProblemResponse",
     "community_error_handler",
@@ -33,6 +36,9 @@ __all__ = [
 logger = logging.getLogger("alumni_community")
 
 PROBLEM_JSON = "application/problem+json"
+#: WebSocket close code and reason when the database cannot serve right now.
+CLOSE_TRY_AGAIN = 1013
+TRY_AGAIN = "try again later"
 
 
 class ProblemResponse(JSONResponse):
@@ -69,8 +75,14 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         error = NotFound("Nothing is at this address.")
     elif exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
-        error = MethodNotAllowed([m.strip() for m in allowed.split(",") if m.strip()])
+        allowed = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",")}
+        router = request.scope.get("router")
+        if router is not None:
+            # Matched again from our root: the scope here is the inner route's.
+            root = request.scope.get("app_root_path", "")
+            scope = {**request.scope, "root_path": root, "method": "\0"}
+            allowed |= allowed_methods(router.routes, scope)
+        error = MethodNotAllowed(sorted(m for m in allowed if m))
     elif exc.status_code == 413:
         error = PayloadTooLarge()
     else:
@@ -97,6 +109,9 @@ class ErrorMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -114,7 +129,13 @@ class ErrorMiddleware:
             if started:
                 raise
             await _error_response(scope, error)(scope, receive, send)
-        except Exception:
+        except Exception as exc:
+            refusal = unavailable(exc)
+            if refusal is not None:
+                _log_outage(refusal, scope)
+                if not started:
+                    await _error_response(scope, refusal)(scope, receive, send)
+                return
             ref = secrets.token_hex(6)
             # The path template, not the URL: no query string reaches the log.
             logger.exception(
@@ -122,6 +143,47 @@ class ErrorMiddleware:
             )
             if not started:
                 await _error_response(scope, CommunityError(), ref)(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A handshake the database cannot serve: accepted, then closed with 1013.
+
+        1013 is "try again later": clients reconnect with backoff, as after
+        any drop, where a refused handshake (a bare 500, or an HTTP denial a
+        browser cannot read) would look like a fault of theirs. Once the
+        socket is accepted, the endpoint answers frames itself.
+        """
+        answered = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal answered
+            if message["type"] in (
+                "websocket.accept",
+                "websocket.close",
+                "websocket.http.response.start",
+            ):
+                answered = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            refusal = unavailable(exc)
+            if refusal is None or answered:
+                raise
+            _log_outage(refusal, scope)
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN, "reason": TRY_AGAIN})
+
+
+def _log_outage(refusal: CommunityError, scope: Scope) -> None:
+    logger.warning(
+        "database unavailable (%s): %s in %s %s answered %s",
+        outage_name(refusal),
+        refusal.code,
+        scope.get("method", "WEBSOCKET"),
+        _route_of(scope),
+        refusal.status,
+    )
 
 
 def _route_of(scope: Scope) -> str:

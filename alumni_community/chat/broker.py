@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..db import outage_name, unavailable
+
 __all__ = ["CHANNEL", "Broker", "MemoryBroker", "PostgresBroker", "RedisBroker", "make_broker"]
 
 logger = logging.getLogger("alumni_community.chat.broker")
@@ -69,10 +71,20 @@ class Broker:
             return
         if not isinstance(event, dict):
             return
-        try:
-            await self._deliver(event)
-        except Exception:
+        await _deliver_logged(self._deliver, event)
+
+
+async def _deliver_logged(deliver: Deliver, event: Event) -> None:
+    try:
+        await deliver(event)
+    except Exception as error:
+        outage = unavailable(error)
+        if outage is None:
             logger.exception("broker: delivering an event failed")
+        else:
+            # Not a bug: the hub's cursor did not move, so the room's next
+            # event, or the resume after a reconnect, reads what this missed.
+            logger.warning("broker: an event waits for the database (%s)", outage_name(outage))
 
 
 class MemoryBroker(Broker):
@@ -80,10 +92,7 @@ class MemoryBroker(Broker):
 
     async def publish(self, event: Event) -> None:
         if self._deliver is not None:
-            try:
-                await self._deliver(event)
-            except Exception:
-                logger.exception("broker: delivering an event failed")
+            await _deliver_logged(self._deliver, event)
 
 
 def _backoff(attempt: int) -> float:

@@ -9,6 +9,13 @@ like an HTTP request would be (404-style ``not_found`` for a room the member
 may not see). A refusal is an ``error`` frame with the frame's ``ref``; the
 socket stays open. Only a frame larger than ``ws_max_frame_bytes`` (1009),
 a dead session (4401) or a full outgoing queue (4408) closes it.
+
+A database that cannot serve right now is an ``error`` frame too (code
+``unavailable``): the client sends the frame again later, and a send with
+the same ``client_id`` is written once. Only a ``subscribe`` that meets it
+closes the socket with 1013 (try again later): a client counts a room as
+subscribed once it asked, and subscribes again, with ``since``, when it
+reconnects.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..db import outage_name, unavailable
 from ..errors import (
     AccountInactive,
     CommunityError,
@@ -28,11 +36,13 @@ from ..errors import (
     NotAuthenticated,
     NotFound,
     RateLimited,
+    ServiceUnavailable,
     Silenced,
     ValidationFailed,
 )
 from ..identity.edge import current
 from ..identity.models import Member, MemberStatus, Session
+from ..problems import CLOSE_TRY_AGAIN, TRY_AGAIN
 from . import protocol
 from .hub import CLOSE_NO_SESSION, CLOSE_REFUSED, Connection
 
@@ -134,11 +144,13 @@ async def _handle(community: Community, conn: Connection, message: dict[str, Any
     data: str | bytes
     if text is None:
         data = message.get("bytes") or b""
+        size = len(data)  # a binary frame is refused, but a too large one closes like text
     else:
         data = text
-        if len(text.encode("utf-8", "surrogatepass")) > settings.ws_max_frame_bytes:
-            conn.end(CLOSE_TOO_LARGE, "frame too large")
-            return
+        size = len(text.encode("utf-8", "surrogatepass"))
+    if size > settings.ws_max_frame_bytes:
+        conn.end(CLOSE_TOO_LARGE, "frame too large")
+        return
     try:
         frame = protocol.parse(data, max_bytes=settings.ws_max_frame_bytes)
     except protocol.FrameError as error:
@@ -153,17 +165,30 @@ async def _handle(community: Community, conn: Connection, message: dict[str, Any
     if isinstance(frame, protocol.Ping):
         conn.offer(protocol.encode("pong", ref=ref) if ref is not None else protocol.encode("pong"))
         return
-    # Everything else is checked against the session and the member as they are now.
-    member = await _member_now(community, conn)
-    if member is None:
-        return
     try:
+        # Everything else is checked against the session and the member as they are now.
+        member = await _member_now(community, conn)
+        if member is None:
+            return
         await _dispatch(community, conn, member, frame, ref)
     except CommunityError as refusal:
         conn.offer(_error_frame(refusal, ref))
         for notice in refusal.notices:
             conn.offer(protocol.encode("notice", **notice, ref=ref))
-    except Exception:
+    except Exception as exc:
+        outage = unavailable(exc)
+        if outage is not None:
+            logger.warning(
+                "chat: database unavailable (%s): a %s frame answered %s",
+                outage_name(outage),
+                type(frame).__name__,
+                outage.code,
+            )
+            if isinstance(frame, protocol.Subscribe):
+                conn.end(CLOSE_TRY_AGAIN, TRY_AGAIN)
+            else:
+                conn.offer(_error_frame(outage, ref))
+            return
         logger.exception("chat: a %s frame failed", type(frame).__name__)
         conn.offer(protocol.error("server_error", "Something went wrong; try again.", ref))
 
@@ -211,6 +236,9 @@ def _error_frame(refusal: CommunityError, ref: protocol.Ref) -> str:
         code = "not_found"
     elif isinstance(refusal, (Forbidden, AccountInactive, NotAuthenticated)):
         code = "forbidden"
+    elif isinstance(refusal, ServiceUnavailable):
+        # One code for every temporary refusal (gone, full, read-only): try again later.
+        code = "unavailable"
     elif isinstance(refusal, ValidationFailed):
         return protocol.encode(
             "error", code="bad_frame", detail=detail, ref=ref, errors=refusal.errors

@@ -28,6 +28,8 @@ from collections.abc import Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..db import outage_name, unavailable
+from ..errors import NotFound
 from ..identity.models import Member, MemberStatus, Session
 from ..identity.service import member_json
 from ..moderation.service import is_moderator
@@ -241,8 +243,15 @@ class Hub:
             await asyncio.sleep(seconds)
             try:
                 await job()
-            except Exception:
-                logger.exception("chat: periodic job failed")
+            except Exception as error:
+                outage = unavailable(error)
+                if outage is None:
+                    logger.exception("chat: periodic job failed")
+                else:
+                    # It runs again next time; the database is away, not broken.
+                    logger.warning(
+                        "chat: periodic job waits for the database (%s)", outage_name(outage)
+                    )
 
     async def close(self) -> None:
         self._closed = True
@@ -367,6 +376,8 @@ class Hub:
                 self._heard_presence(event)
             elif kind == "member":
                 await self.recheck(int(event["member"]))
+            elif kind == "access":
+                await self.recheck_room(int(event["room"]))
             elif kind == "review":
                 self._alert_moderators(event)
             elif kind == "notification":
@@ -564,6 +575,22 @@ class Hub:
         if not conns:
             return
         await self._close_invalid(conns)
+
+    async def recheck_room(self, room_id: int) -> None:
+        """Who may see the room changed: subscribers who no longer may stop hearing it.
+
+        Each is looked up as they are now (a role may have changed since they
+        subscribed). Their subscription ends as if they had unsubscribed; a
+        ``subscribe`` from them is answered ``not_found`` from now on.
+        """
+        for sub in list(self.rooms.get(room_id, ())):
+            member = await Member.get_or_none(id=sub.conn.member.id)
+            try:
+                if member is None:
+                    raise NotFound("No such room.")
+                await self.chat.room(member, sub.slug)
+            except NotFound:
+                await self.unsubscribe(sub.conn, room_id)
 
     async def sweep(self) -> None:
         """Close sockets whose sessions ended; sessions in use do not idle out."""

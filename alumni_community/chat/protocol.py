@@ -95,6 +95,7 @@ ERROR_CODES = frozenset(
         "silenced",
         "identifying_details",
         "server_error",
+        "unavailable",
     }
 )
 
