@@ -117,11 +117,15 @@ class Community:
         async def message_changed(room_id: int, seq: int) -> None:
             await publish({"k": "edited", "room": room_id, "seq": seq})
 
+        async def access_changed(room_id: int) -> None:
+            await publish({"k": "access", "room": room_id})
+
         self.accounts.member_listeners.append(member_changed)
         self.actions.member_listeners.append(member_changed)
         self.moderation.on_review(review)
         self.notifications.on_notify(notified)
         self.moderation.message_listeners.append(message_changed)
+        self.rooms.access_listeners.append(access_changed)
 
     def __repr__(self) -> str:
         return f"Community({self.settings!r})"

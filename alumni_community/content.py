@@ -26,9 +26,11 @@ Two choices beyond "safe HTML":
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import html
 import re
+import threading
 import unicodedata
 import urllib.parse
 from collections.abc import Sequence
@@ -42,8 +44,10 @@ __all__ = [
     "ALLOWED_ATTRIBUTES",
     "ALLOWED_TAGS",
     "LINK_REL",
+    "RENDER_ON_LOOP_CHARS",
     "URL_SCHEMES",
     "render_markdown",
+    "render_markdown_async",
     "render_title",
     "sanitize_html",
 ]
@@ -153,6 +157,58 @@ def _demote_headings(state: StateCore) -> None:
             token.tag = "h3" if token.tag == "h1" else "h4"
 
 
+#: What link destinations and titles may add to one rendering, in characters:
+#: this many per character of source, plus the floor. An inline link or a
+#: bare URL adds at most about twelve per character (a percent-encoded
+#: four-byte character); only a reference used again and again adds more.
+_LINK_CHARS_PER_SOURCE_CHAR = 16
+_LINK_CHARS_FLOOR = 4096
+
+
+def _bound_links(state: StateCore) -> None:
+    """Keep what links add to the HTML in proportion to the source.
+
+    A reference definition is written once and may be used any number of
+    times: a 20,000-character post defining ``[a]: /xxx...`` with a
+    10,000-character destination and then writing ``[a]`` 3,000 times would
+    render to about 17 MB of HTML, and rendering, sanitizing, storing and
+    sending it would cost the square of its length. So destinations and
+    titles are counted as links use them; past the budget a link shows only
+    its text, and an image only its alt text. No ordinary post comes near:
+    the budget covers every link written out in full sixteen times over.
+    Runs before :func:`_images_as_links`, which makes an image without alt
+    text a link labelled with its address: such an image counts twice.
+    """
+    budget = _LINK_CHARS_FLOOR + _LINK_CHARS_PER_SOURCE_CHAR * len(state.src)
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children: list[Token] = []
+        kept: list[bool] = []  # one per open link: was its link_open kept?
+        for token in block.children:
+            if token.type == "link_close":
+                if not kept or kept.pop():
+                    children.append(token)
+                continue
+            if token.type not in ("link_open", "image"):
+                children.append(token)
+                continue
+            cost = sum(len(str(value)) for value in token.attrs.values())
+            alt = _plain_text(token.children or []) if token.type == "image" else ""
+            if token.type == "image" and not alt:
+                cost *= 2
+            fits = cost <= budget
+            if fits:
+                budget -= cost
+            if token.type == "link_open":
+                kept.append(fits)
+            if fits:
+                children.append(token)
+            elif alt:
+                children.append(Token("text", "", 0, content=alt))
+        block.children = children
+
+
 def _images_as_links(state: StateCore) -> None:
     """Turn every ``image`` token into a link to the image; never an ``<img>``.
 
@@ -201,18 +257,45 @@ def _plain_text(tokens: Sequence[Token]) -> str:
     return "".join(out)
 
 
-@functools.cache
-def _markdown() -> MarkdownIt:
+def _build_markdown() -> MarkdownIt:
     md = _Markdown("commonmark", {"html": False, "linkify": True, "typographer": False})
     md.enable(["linkify", "strikethrough"])
     md.core.ruler.push("demote_headings", _demote_headings)
+    md.core.ruler.push("bound_links", _bound_links)
     md.core.ruler.push("images_as_links", _images_as_links)
+    return md
+
+
+_per_thread = threading.local()
+
+
+def _markdown() -> MarkdownIt:
+    """The renderer of this thread: linkify-it keeps its scanning state on the
+    instance, so a renderer is never shared between threads."""
+    md: MarkdownIt | None = getattr(_per_thread, "markdown", None)
+    if md is None:
+        md = _per_thread.markdown = _build_markdown()
     return md
 
 
 def render_markdown(source: str) -> str:
     """Safe HTML for a member's Markdown (post and chat bodies, bios)."""
     return sanitize_html(_markdown().render(source))
+
+
+#: Texts up to this long render on the event loop: a chat message or a
+#: usual post takes well under a millisecond. Longer ones (a post may hold
+#: 20,000 characters, and a crafted one costs up to about 0.6 s of CPU,
+#: see tests/test_markdown_bombs.py) render in a worker thread, so the loop
+#: keeps serving others meanwhile.
+RENDER_ON_LOOP_CHARS = 2_000
+
+
+async def render_markdown_async(source: str) -> str:
+    """:func:`render_markdown`, off the event loop when the text is long."""
+    if len(source) <= RENDER_ON_LOOP_CHARS:
+        return render_markdown(source)
+    return await asyncio.to_thread(render_markdown, source)
 
 
 def render_title(text: str) -> str:

@@ -27,7 +27,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
-from ..content import render_markdown
+from ..content import render_markdown_async
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..identity import handles
 from ..identity.models import Member, MemberStatus
@@ -103,7 +103,7 @@ class Chat:
             member, room, body, confirm=confirm, new_thread=False, chat=True
         )
         now = self.settings.now()
-        html = render_markdown(verdict.body)
+        html = await render_markdown_async(verdict.body)
         try:
             async with in_transaction():
                 await Room.filter(id=room.id).update(last_seq=F("last_seq") + 1)
@@ -250,6 +250,7 @@ class Chat:
         verdict = await self.moderation.screen(
             member, room, body, confirm=True, new_thread=False, editing=True, chat=True
         )
+        html = await render_markdown_async(verdict.body)
         now = self.settings.now()
         async with in_transaction():
             await MessageRevision.create(
@@ -261,7 +262,7 @@ class Chat:
             )
             message.body, message.html, message.edited_at = (
                 verdict.body,
-                render_markdown(verdict.body),
+                html,
                 now,
             )
             fields = ["body", "html", "edited_at"]
@@ -411,6 +412,7 @@ class Chat:
         if not room.direct:
             raise NotFound("No such conversation.")
         await RoomMembership.filter(room_id=room.id, member_id=member.id).delete()
+        await self.rooms.access_changed(room.id)
 
     async def block(self, member: Member, handle: str, *, blocked: bool) -> None:
         other = await Member.get_or_none(handle_key=handles.key(handle)[:64])

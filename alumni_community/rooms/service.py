@@ -14,14 +14,16 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
-from ..content import render_markdown, render_title
+from ..content import render_markdown_async, render_title
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..identity.models import Member
 from ..identity.service import member_json
@@ -43,6 +45,8 @@ from .models import (
 )
 
 __all__ = ["Rooms", "count_public_rooms", "set_post_state"]
+
+logger = logging.getLogger("alumni_community.rooms")
 
 PAGE_SIZE = 30
 MAX_BODY_CHARS = 20_000
@@ -95,11 +99,23 @@ class Rooms:
     def __init__(self, settings: Settings, moderation: Moderation) -> None:
         self.settings = settings
         self.moderation = moderation
+        #: Called with a room's id after who may see it changed (its visibility,
+        #: a member leaving a direct conversation): sockets that follow the room
+        #: are checked again, so nobody goes on hearing a room they may not see.
+        self.access_listeners: list[Callable[[int], Awaitable[None]]] = []
+
+    async def access_changed(self, room_id: int) -> None:
+        for listener in self.access_listeners:
+            try:
+                await listener(room_id)
+            except Exception:
+                logger.exception("access listener failed")
 
     # -- rooms -----------------------------------------------------------------
 
     async def visible_room(self, member: Member, slug: str) -> Room:
-        room = await Room.get_or_none(slug=slug)
+        # A longer slug names no room (and the column would refuse the query).
+        room = await Room.get_or_none(slug=slug) if len(slug) <= 64 else None
         if room is None or not await self._may_see(member, room):
             raise NotFound("No such room.")
         return room
@@ -208,6 +224,8 @@ class Rooms:
                     or "name or description",
                     at=self.settings.now(),
                 )
+            if "visibility" in changed:
+                await self.access_changed(room.id)
         return room
 
     def _room_fields(
@@ -216,15 +234,20 @@ class Rooms:
         """The room settings present in ``data``, checked (all of them when creating)."""
         values: dict[str, Any] = {}
         if "name" in data or creating:
-            raw_name = " ".join(str(data.get("name") or "").split())
+            given = data.get("name")
+            raw_name = " ".join(given.split()) if isinstance(given, str) else ""
             if not raw_name or len(raw_name) > 120:
                 errors["name"] = ["1 to 120 characters"]
             values["name"] = render_title(raw_name)
         if "description" in data or creating:
+            description = data.get("description")
+            if description is None:
+                description = ""
+            elif not isinstance(description, str):
+                errors["description"] = ["plain text"]
+                description = ""
             # Cut before escaping, so an entity is never split.
-            values["description"] = render_title(
-                " ".join(str(data.get("description") or "").split())[:500]
-            )
+            values["description"] = render_title(" ".join(description.split())[:500])
         for name, enum, default in (
             ("visibility", Visibility, Visibility.MEMBERS),
             ("moderation", RoomModeration, RoomModeration.NEW_MEMBERS_REVIEWED),
@@ -380,6 +403,7 @@ class Rooms:
             member, room, body, confirm=confirm, new_thread=True, title=raw_title
         )
         clean_title = render_title(verdict.title)
+        html = await render_markdown_async(verdict.body)
         now = self.settings.now()
         async with in_transaction():
             thread = await Thread.create(
@@ -394,7 +418,7 @@ class Rooms:
                 thread=thread,
                 author=member,
                 body=verdict.body,
-                html=render_markdown(verdict.body),
+                html=html,
                 state=verdict.state,
                 created_at=now,
             )
@@ -459,13 +483,14 @@ class Rooms:
         verdict = await self.moderation.screen(
             member, thread.room, body, confirm=confirm, new_thread=False
         )
+        html = await render_markdown_async(verdict.body)
         now = self.settings.now()
         async with in_transaction():
             post = await Post.create(
                 thread=thread,
                 author=member,
                 body=verdict.body,
-                html=render_markdown(verdict.body),
+                html=html,
                 state=verdict.state,
                 created_at=now,
             )
@@ -517,12 +542,13 @@ class Rooms:
         verdict = await self.moderation.screen(
             member, post.thread.room, body, confirm=confirm, new_thread=False, editing=True
         )
+        html = await render_markdown_async(verdict.body)
         now = self.settings.now()
         async with in_transaction():
             await PostRevision.create(
                 post=post, body=post.body, html=post.html, edited_by=member, created_at=now
             )
-            post.body, post.html, post.edited_at = verdict.body, render_markdown(verdict.body), now
+            post.body, post.html, post.edited_at = verdict.body, html, now
             await post.save(update_fields=["body", "html", "edited_at"])
             if verdict.state == PostState.PENDING and post.state == PostState.VISIBLE:
                 await set_post_state(post, PostState.PENDING, now)
@@ -560,7 +586,9 @@ class Rooms:
                 setattr(thread, name, changes[name])
                 fields.append(name)
         if "room" in changes:
-            target = await self.visible_room(member, str(changes["room"]))
+            if not isinstance(changes["room"], str):
+                raise ValidationFailed({"room": ["a room's slug"]})
+            target = await self.visible_room(member, changes["room"])
             if not await self.is_room_moderator(member, target):
                 raise Forbidden("You do not moderate the room you are moving it to.")
             thread.room = target
