@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 
 from .errors import BadRequest, PayloadTooLarge, ValidationFailed
 
-__all__ = ["id_cursor", "read_body", "read_json", "small_int", "string_fields"]
+__all__ = ["flag_param", "id_cursor", "read_body", "read_json", "small_int", "string_fields"]
 
 #: The largest id a database integer column holds (PostgreSQL's ``integer``).
 MAX_ID = 2**31 - 1
@@ -27,16 +28,40 @@ async def read_json(request: Request, *, max_bytes: int) -> dict[str, Any]:
         raise BadRequest("Send the body as JSON with Content-Type: application/json.")
     body = await read_body(request, max_bytes=max_bytes)
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_float=_number)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ValidationFailed({"body": ["must be a JSON object"]})
+    declared = _declared_fields(request)
+    unknown = sorted(set(data) - declared) if declared is not None else []
+    if unknown:
+        # A misspelt field would otherwise be dropped without a word.
+        raise ValidationFailed({name[:64]: ["is not a field this takes"] for name in unknown[:20]})
     with_nul = sorted(name for name, value in data.items() if _has_nul(value))
     if with_nul:
         # PostgreSQL cannot store NUL in text, and no person types one.
         raise ValidationFailed({name: ["must not contain NUL characters"] for name in with_nul})
     return data
+
+
+def _number(text: str) -> int | float:
+    """A JSON number written with a fraction or an exponent; a whole one reads as ``int``.
+
+    JSON does not tell ``3.0`` from ``3`` (nor does JSON Schema's ``integer``),
+    and the services take a whole number as ``isinstance(value, int)``.
+    """
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _declared_fields(request: Request) -> set[str] | None:
+    """The fields the endpoint's published request schema names (None: it takes any)."""
+    op = getattr(request.scope.get("endpoint"), "__openapi__", None)
+    schema = getattr(op, "request", None) or {}
+    if "properties" not in schema or schema.get("additionalProperties", False):
+        return None
+    return set(schema["properties"])
 
 
 async def read_body(request: Request, *, max_bytes: int) -> bytes:
@@ -109,3 +134,16 @@ def id_cursor(raw: str | None) -> int | None:
     if value is None:
         raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
     return value
+
+
+def flag_param(params: Mapping[str, str], name: str) -> bool:
+    """A yes-or-no query parameter: ``true`` or ``1``, ``false`` or ``0``; absent is no.
+
+    Anything else is 422, so a misspelt value is not taken as "no" without a word.
+    """
+    raw = params.get(name)
+    if raw is None or raw in ("false", "0"):
+        return False
+    if raw in ("true", "1"):
+        return True
+    raise ValidationFailed({name: ["true or false"]})

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..errors import ValidationFailed
 from ..identity.edge import require_member
-from ..openapi import operation
+from ..openapi import HANDLE_REF, decimal, operation
 from ..requests import read_json, string_fields
 from .protocol import MAX_SEQ
 from .service import Chat
@@ -36,7 +36,7 @@ def _seq_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_SEQ:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > MAX_SEQ:
         raise ValidationFailed({name: ["a message seq: a whole number"]})
     return int(raw)
 
@@ -45,9 +45,13 @@ def _seq_param(request: Request, name: str) -> int | None:
     summary="A room's chat history by seq: the latest, older (before) or newer (after)",
     errors=(404, 422),
     query={
-        "before": {"type": "integer"},
-        "after": {"type": "integer"},
-        "cursor": {"type": "string"},
+        "before": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+        "after": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+        "cursor": {
+            "type": "string",
+            "pattern": f"^(?:[ab]{decimal(MAX_SEQ)})?$",
+            "description": "the `next` of the page before (it wins over before and after)",
+        },
     },
     response=PAGE,
     tags=("chat",),
@@ -59,7 +63,12 @@ async def history(request: Request) -> Response:
     if cursor:
         # The cursor a page gave out: "b<seq>" (older) or "a<seq>" (newer).
         way, seq = cursor[:1], cursor[1:]
-        if way not in ("a", "b") or not seq.isdigit() or len(seq) > 10 or int(seq) > MAX_SEQ:
+        if (
+            way not in ("a", "b")
+            or not (seq.isascii() and seq.isdigit())
+            or len(seq) > 10
+            or int(seq) > MAX_SEQ
+        ):
             raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
         before, after = (int(seq), None) if way == "b" else (None, int(seq))
     if before is not None and after is not None:
@@ -97,7 +106,7 @@ async def list_direct(request: Request) -> Response:
     request={
         "type": "object",
         "required": ["handle"],
-        "properties": {"handle": {"type": "string"}},
+        "properties": {"handle": HANDLE_REF},
     },
     response={"type": "object"},
     tags=("chat",),

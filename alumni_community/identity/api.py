@@ -9,9 +9,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..errors import HandleNeeded, NotAuthenticated, ValidationFailed
-from ..openapi import operation
+from ..openapi import HANDLE_REF, operation
 from ..requests import read_json, string_fields
-from . import tokens
+from . import handles, passwords, tokens
 from .edge import (
     client_address,
     client_label,
@@ -19,7 +19,7 @@ from .edge import (
     require_member,
     session_cookie_header,
 )
-from .service import Accounts, SignedIn, member_json
+from .service import MAX_BIO_CHARS, Accounts, SignedIn, member_json
 
 __all__ = ["routes"]
 
@@ -42,10 +42,34 @@ SIGNED_IN = {
         "recovery_codes": {"type": "array", "items": {"type": "string"}},
     },
 }
+#: A handle being chosen (``handles.validate``). The pattern is the ASCII
+#: part of the rule; letters of other alphabets are taken too, one alphabet a
+#: handle, and the handle must be free and not look like a taken one.
+NEW_HANDLE = {
+    "type": "string",
+    "minLength": handles.MIN_LENGTH,
+    "maxLength": handles.MAX_LENGTH,
+    "pattern": "^(?:[0-9][0-9_-]*)?[A-Za-z](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$",
+    "description": "3 to 32 letters, digits, _ and -, with a letter, starting and ending "
+    "with a letter or digit",
+}
+#: A password being set (``passwords.check_policy``): also not a common
+#: password, nor the handle.
+NEW_PASSWORD = {
+    "type": "string",
+    "minLength": passwords.MIN_LENGTH,
+    "maxLength": passwords.MAX_BYTES,
+    "description": f"at least {passwords.MIN_LENGTH} characters, at most "
+    f"{passwords.MAX_BYTES} bytes in UTF-8",
+}
+#: A password being checked: any text (a wrong one is 401).
+PASSWORD = {"type": "string", "minLength": 1}
+#: Optional text the reader takes as absent when it is null.
+OPTIONAL_PASSWORD = {"type": ["string", "null"]}
 CREDENTIALS = {
     "type": "object",
     "required": ["handle", "password"],
-    "properties": {"handle": {"type": "string"}, "password": {"type": "string"}},
+    "properties": {"handle": HANDLE_REF, "password": PASSWORD},
 }
 
 
@@ -101,7 +125,11 @@ def _client(request: Request) -> dict[str, str]:
     summary="Create an account (handle and password) and sign in",
     auth=False,
     status=201,
-    request=CREDENTIALS,
+    request={
+        "type": "object",
+        "required": ["handle", "password"],
+        "properties": {"handle": NEW_HANDLE, "password": NEW_PASSWORD},
+    },
     response=SIGNED_IN,
     errors=(403, 429),
     tags=("accounts",),
@@ -120,11 +148,7 @@ async def create_account(request: Request) -> Response:
     response=SIGNED_IN,
     errors=(401, 403, 429),
     tags=("accounts",),
-    request={
-        "type": "object",
-        "required": ["handle"],
-        "properties": {"handle": {"type": "string"}},
-    },
+    request={"type": "object", "required": ["handle"], "properties": {"handle": NEW_HANDLE}},
 )
 async def claim_host_handle(request: Request) -> Response:
     state = current(request)
@@ -192,9 +216,9 @@ async def delete_session(request: Request) -> Response:
         "type": "object",
         "required": ["handle", "recovery_code", "new_password"],
         "properties": {
-            "handle": {"type": "string"},
-            "recovery_code": {"type": "string"},
-            "new_password": {"type": "string"},
+            "handle": HANDLE_REF,
+            "recovery_code": {"type": "string", "minLength": 1},
+            "new_password": NEW_PASSWORD,
         },
     },
 )
@@ -253,11 +277,19 @@ async def get_me(request: Request) -> Response:
     request={
         "type": "object",
         "properties": {
-            "bio": {"type": "string"},
-            "sobriety_date": {"type": ["string", "null"], "format": "date"},
+            "bio": {"type": "string", "maxLength": MAX_BIO_CHARS},
+            "sobriety_date": {
+                "type": ["string", "null"],
+                "format": "date",
+                "description": "not in the future, 1900 or later",
+            },
             "share_milestones": {"type": "boolean"},
             "share_service_hours": {"type": "boolean"},
-            "timezone": {"type": "string"},
+            "timezone": {
+                "type": "string",
+                "maxLength": 64,
+                "description": "an IANA time zone such as Europe/London; empty: the community's",
+            },
         },
     },
 )
@@ -279,7 +311,7 @@ async def patch_me(request: Request) -> Response:
     request={
         "type": "object",
         "required": ["current_password", "new_password"],
-        "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string"}},
+        "properties": {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
     },
 )
 async def change_password(request: Request) -> Response:
@@ -296,7 +328,7 @@ async def change_password(request: Request) -> Response:
     status=201,
     errors=(400, 401, 429),
     tags=("profile",),
-    request={"type": "object", "properties": {"password": {"type": "string"}}},
+    request={"type": "object", "properties": {"password": OPTIONAL_PASSWORD}},
     response={
         "type": "object",
         "properties": {"recovery_codes": {"type": "array", "items": {"type": "string"}}},
@@ -329,7 +361,7 @@ async def export_me(request: Request) -> Response:
     tags=("profile",),
     request={
         "type": "object",
-        "properties": {"password": {"type": "string"}, "delete_content": {"type": "boolean"}},
+        "properties": {"password": OPTIONAL_PASSWORD, "delete_content": {"type": "boolean"}},
     },
 )
 async def erase_me(request: Request) -> Response:

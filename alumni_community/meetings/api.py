@@ -13,30 +13,61 @@ from ..errors import NotAuthenticated, NotFound, ValidationFailed
 from ..identity import tokens
 from ..identity.edge import current, require_member
 from ..identity.models import Member, MemberStatus
-from ..openapi import operation
+from ..openapi import NOT_BLANK, PATH_PARAMS, operation, text
 from ..requests import read_json
-from .service import Meetings
+from .service import MAX_URL_CHARS, TYPE_CODES, Meetings
 
 __all__ = ["routes"]
 
 OBJECT: dict[str, Any] = {"type": "object"}
-MEETING_FIELDS: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string"},
-        "day": {"type": ["integer", "array"]},
-        "time": {"type": "string"},
-        "end_time": {"type": "string"},
-        "timezone": {"type": "string"},
-        "types": {"type": "array", "items": {"type": "string"}},
-        "location": {"type": "string"},
-        "conference_url": {"type": "string"},
-        "conference_phone": {"type": "string"},
-        "notes": {"type": "string"},
-        "public": {"type": "boolean"},
-        "room": {"type": ["string", "null"]},
+#: A time of day, "HH:MM", 24-hour.
+HHMM = "(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+DAY: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 6}
+#: A time with an offset in a query; empty is as good as absent.
+WHEN: dict[str, Any] = {"type": "string", "anyOf": [{"format": "date-time"}, {"maxLength": 0}]}
+#: A meeting's fields (``Meetings._checked``).
+MEETING_PROPERTIES: dict[str, Any] = {
+    "name": text(120),
+    "day": {
+        **DAY,
+        "type": ["integer", "array"],
+        "minItems": 1,
+        "items": DAY,
+        "description": "0 (Sunday) to 6 (Saturday), or a list of them",
+    },
+    "time": {"type": "string", "pattern": f"^{HHMM}$"},
+    "end_time": {"type": "string", "pattern": f"^{HHMM}$"},
+    "timezone": {
+        "type": "string",
+        "minLength": 1,
+        "description": "an IANA time zone such as America/New_York; absent: the community's",
+    },
+    "types": {"type": "array", "items": {"type": "string", "enum": sorted(TYPE_CODES)}},
+    "location": {"type": "string", "maxLength": 200},
+    "conference_url": {
+        "type": "string",
+        "maxLength": MAX_URL_CHARS,
+        "pattern": "^(?:https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\\s\\u0000]*)?)?$",
+        "description": "an https:// link; empty: none",
+    },
+    "conference_phone": {"type": "string", "maxLength": 64},
+    "notes": {"type": "string", "maxLength": 2000},
+    "public": {"type": "boolean"},
+    "room": {
+        **PATH_PARAMS["slug"],
+        "type": ["string", "null"],
+        "description": "the slug of a room every member can see; null: none",
     },
 }
+#: A new meeting needs a place, a conference link or a conference phone.
+SOMEWHERE: list[dict[str, Any]] = [
+    {"required": ["location"], "properties": {"location": {"pattern": NOT_BLANK}}},
+    {"required": ["conference_url"], "properties": {"conference_url": {"minLength": 1}}},
+    {
+        "required": ["conference_phone"],
+        "properties": {"conference_phone": {"pattern": NOT_BLANK}},
+    },
+]
 
 
 def _meetings(request: Request) -> Meetings:
@@ -64,7 +95,16 @@ def _when(request: Request, name: str, default: dt.datetime) -> dt.datetime:
 @operation(
     summary="Meetings now and next: occurrences between from and to, in your time zone",
     errors=(422,),
-    query={"from": {"type": "string"}, "to": {"type": "string"}},
+    query={
+        "from": {
+            **WHEN,
+            "description": "an ISO 8601 time with an offset; absent or empty: two hours ago",
+        },
+        "to": {
+            **WHEN,
+            "description": "after from, at most 62 days later; absent or empty: 7 days later",
+        },
+    },
     response={"type": "object", "properties": {"items": {"type": "array"}}},
     tags=("meetings",),
 )
@@ -81,7 +121,12 @@ async def occurrences(request: Request) -> Response:
     summary="Schedule a weekly meeting (moderators and meeting hosts)",
     status=201,
     errors=(403,),
-    request=MEETING_FIELDS,
+    request={
+        "type": "object",
+        "required": ["name", "day", "time", "end_time"],
+        "properties": MEETING_PROPERTIES,
+        "anyOf": SOMEWHERE,
+    },
     response=OBJECT,
     tags=("meetings",),
 )
@@ -95,7 +140,7 @@ async def create_meeting(request: Request) -> Response:
 @operation(
     summary="Change a meeting (moderators and meeting hosts)",
     errors=(403, 404),
-    request=MEETING_FIELDS,
+    request={"type": "object", "properties": MEETING_PROPERTIES},
     response=OBJECT,
     tags=("meetings",),
 )
@@ -126,12 +171,16 @@ async def delete_meeting(request: Request) -> Response:
         "type": "object",
         "required": ["date"],
         "properties": {
-            "date": {"type": "string", "format": "date"},
+            "date": {
+                "type": "string",
+                "format": "date",
+                "description": "a day the meeting meets on",
+            },
             "cancelled": {"type": "boolean"},
-            "time": {"type": "string"},
-            "end_time": {"type": "string"},
-            "location": {"type": "string"},
-            "notes": {"type": "string"},
+            "time": {"type": ["string", "null"], "pattern": f"^(?:{HHMM})?$"},
+            "end_time": {"type": ["string", "null"], "pattern": f"^(?:{HHMM})?$"},
+            "location": {"type": "string", "maxLength": 200},
+            "notes": {"type": "string", "maxLength": 2000},
         },
     },
     response=OBJECT,
@@ -170,6 +219,7 @@ async def feed(request: Request) -> Response:
     errors=(401,),
     query={"key": {"type": "string"}},
     response={"type": "string"},
+    media_type="text/calendar",
     tags=("meetings",),
 )
 async def calendar(request: Request) -> Response:

@@ -82,6 +82,8 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 #: The longest range one request may expand.
 MAX_RANGE = dt.timedelta(days=62)
+#: The conference link column's length (models.Meeting.conference_url).
+MAX_URL_CHARS = 500
 
 
 def local_instant(day: dt.date, hhmm: str, zone: ZoneInfo) -> dt.datetime:
@@ -207,11 +209,24 @@ class Meetings:
                 values["location"] = render_title(" ".join(location.split()))
         if wanted("conference_url"):
             url = data.get("conference_url", "")
-            parts = urlsplit(url) if isinstance(url, str) else None
-            if url and (parts is None or parts.scheme != "https" or not parts.hostname):
-                errors["conference_url"] = ["an https:// link"]
+            try:
+                parts = urlsplit(url) if isinstance(url, str) else None
+            except ValueError:  # "https://[x": a bracketed host that is no IPv6 address
+                parts = None
+            if not isinstance(url, str) or (
+                url != ""
+                and (
+                    parts is None
+                    or parts.scheme != "https"
+                    or not parts.hostname
+                    or len(url) > MAX_URL_CHARS
+                )
+            ):
+                errors["conference_url"] = [
+                    f"an https:// link of at most {MAX_URL_CHARS} characters"
+                ]
             else:
-                values["conference_url"] = url or ""
+                values["conference_url"] = url
         if wanted("conference_phone"):
             phone = data.get("conference_phone", "")
             if not isinstance(phone, str) or len(phone) > 64:
@@ -236,8 +251,10 @@ class Meetings:
                 values["room"] = None
             else:
                 # Only a room every member can see: the link is shown to all.
-                room = await Room.get_or_none(
-                    slug=str(slug), direct=False, visibility=Visibility.MEMBERS
+                room = (
+                    await Room.get_or_none(slug=slug, direct=False, visibility=Visibility.MEMBERS)
+                    if isinstance(slug, str) and len(slug) <= 64
+                    else None
                 )
                 if room is None:
                     errors["room"] = ["no room has that slug"]
@@ -263,8 +280,8 @@ class Meetings:
         meeting = await self.get(meeting_id)
         errors: dict[str, list[str]] = {}
         try:
-            day = dt.date.fromisoformat(str(data.get("date")))
-        except ValueError:
+            day = dt.date.fromisoformat(data.get("date", ""))
+        except (TypeError, ValueError):
             raise ValidationFailed({"date": ["a date YYYY-MM-DD"]}) from None
         if spec_day(day) not in meeting.days:
             errors["date"] = ["the meeting does not meet on that weekday"]
@@ -274,7 +291,7 @@ class Meetings:
         changes: dict[str, str] = {}
         for name in ("time", "end_time"):
             value = data.get(name, "")
-            if value and (not isinstance(value, str) or not _TIME.match(value)):
+            if value not in (None, "") and (not isinstance(value, str) or not _TIME.match(value)):
                 errors[name] = ['a time "HH:MM", 24-hour']
             changes[name] = value or ""
         location, notes = data.get("location", ""), data.get("notes", "")
@@ -320,6 +337,15 @@ class Meetings:
             )
         }
         found: list[tuple[dt.datetime, int, dict[str, Any]]] = []
+        # A meeting's notes are the same every week: each text is rendered once per call,
+        # not once per date (a schedule of many meetings has thousands of dates).
+        rendered: dict[str, str] = {}
+
+        def notes_html(text: str) -> str:
+            if text not in rendered:
+                rendered[text] = render_markdown(text)
+            return rendered[text]
+
         for meeting in meetings:
             for starts, ends, exception in expand(meeting, exceptions, start, end):
                 found.append(
@@ -337,7 +363,7 @@ class Meetings:
                                 if exception and exception.location
                                 else meeting.location
                             ),
-                            "notes_html": render_markdown(
+                            "notes_html": notes_html(
                                 exception.notes if exception and exception.notes else meeting.notes
                             ),
                         },

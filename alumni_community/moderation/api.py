@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -9,12 +11,40 @@ from starlette.routing import BaseRoute, Route
 from ..errors import ValidationFailed
 from ..identity.edge import client_address, current, require_member
 from ..identity.service import member_json
-from ..openapi import operation
+from ..openapi import HANDLE_REF, ID_CURSOR, operation, text
 from ..requests import id_cursor, read_json, string_fields
 from .actions import Actions
 from .service import Moderation
 
 __all__ = ["routes"]
+
+
+#: An id in a body: what the database holds.
+ID = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+#: Optional text that the reader takes as absent when it is null.
+OPTIONAL_TEXT = {"type": ["string", "null"]}
+
+
+def _required_when(name: str, value: str, field: str) -> dict[str, Any]:
+    """``field`` must be text that is not blank when ``name`` is ``value``."""
+    return {
+        "if": {"required": [name], "properties": {name: {"const": value}}},
+        "then": {"required": [field], "properties": {field: text()}},
+    }
+
+
+def _target(data: dict[str, Any], *, without_id: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The ``target`` of a flag or an appeal: ``{type, id}`` (``{type}`` for the
+    types in ``without_id``) and no other key, as ``read_json`` holds the body's own."""
+    target = data.get("target")
+    if not isinstance(target, dict):
+        raise ValidationFailed({"target": ["an object: {type, id}"]})
+    if target.get("type") in without_id:
+        if not set(target) <= {"type"}:
+            raise ValidationFailed({"target": ["an object: {type}"]})
+    elif not set(target) <= {"type", "id"}:
+        raise ValidationFailed({"target": ["an object: {type, id}"]})
+    return target
 
 
 def _moderation(request: Request) -> Moderation:
@@ -45,8 +75,9 @@ async def queue(request: Request) -> Response:
         "required": ["decision"],
         "properties": {
             "decision": {"type": "string", "enum": ["approve", "reject", "escalate"]},
-            "note": {"type": "string"},
+            "note": {**OPTIONAL_TEXT, "description": "required to reject: the author is shown it"},
         },
+        **_required_when("decision", "reject", "note"),
     },
 )
 async def decide(request: Request) -> Response:
@@ -73,21 +104,38 @@ def _actions(request: Request) -> Actions:
         "type": "object",
         "required": ["target", "reason"],
         "properties": {
-            "target": {"type": "object"},
+            "target": {
+                "type": "object",
+                "description": "a post, message or listing by id, or a member by handle",
+                "oneOf": [
+                    {
+                        "required": ["type", "id"],
+                        "properties": {
+                            "type": {"enum": ["post", "message", "opportunity"]},
+                            "id": ID,
+                        },
+                        "additionalProperties": False,
+                    },
+                    {
+                        "required": ["type", "id"],
+                        "properties": {"type": {"const": "member"}, "id": HANDLE_REF},
+                        "additionalProperties": False,
+                    },
+                ],
+            },
             "reason": {
                 "type": "string",
                 "enum": ["spam", "harassment", "identifying", "crisis", "other"],
             },
-            "note": {"type": "string"},
+            "note": {**OPTIONAL_TEXT, "description": "required with reason other; 1000 are kept"},
         },
+        **_required_when("reason", "other", "note"),
     },
 )
 async def create_flag(request: Request) -> Response:
     member, _ = require_member(request)
     data = await read_json(request, max_bytes=request.app.state.settings.max_body_bytes)
-    target = data.get("target")
-    if not isinstance(target, dict):
-        raise ValidationFailed({"target": ["an object: {type, id}"]})
+    target = _target(data)
     reason, note = string_fields(data, "reason", optional=("note",))
     flag = await _actions(request).flag(
         member, str(target.get("type")), target.get("id"), reason, note
@@ -107,9 +155,35 @@ async def create_flag(request: Request) -> Response:
         "required": ["action"],
         "properties": {
             "action": {"type": "string", "enum": ["warn", "silence", "suspend", "ban", "restore"]},
-            "until": {"type": "string", "format": "date-time"},
-            "reason": {"type": "string"},
+            "until": {
+                **OPTIONAL_TEXT,
+                "description": "for silence and suspend: a future time with an offset "
+                "(absent, null or empty: the ladder decides); ignored for the others",
+            },
+            "reason": {**OPTIONAL_TEXT, "description": "required, except to restore"},
         },
+        "allOf": [
+            {
+                "if": {"required": ["action"], "properties": {"action": {"const": "restore"}}},
+                "else": {"required": ["reason"], "properties": {"reason": text()}},
+            },
+            {
+                "if": {
+                    "required": ["action"],
+                    "properties": {"action": {"enum": ["silence", "suspend"]}},
+                },
+                "then": {
+                    "properties": {
+                        "until": {
+                            "anyOf": [
+                                {"type": "string", "format": "date-time"},
+                                {"enum": ["", None]},
+                            ]
+                        }
+                    }
+                },
+            },
+        ],
     },
 )
 async def member_action(request: Request) -> Response:
@@ -130,8 +204,8 @@ async def member_action(request: Request) -> Response:
 
 @operation(
     summary="The audit log, newest first (moderators)",
-    errors=(403,),
-    query={"cursor": {"type": "string"}},
+    errors=(403, 422),
+    query={"cursor": ID_CURSOR},
     response={"type": "object"},
     tags=("moderation",),
 )
@@ -162,10 +236,20 @@ async def list_watched(request: Request) -> Response:
         "type": "object",
         "required": ["pattern", "action"],
         "properties": {
-            "pattern": {"type": "string"},
+            "pattern": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "a word or phrase (with a letter or digit), or a regular "
+                "expression that cannot match empty text, with no back-reference and no "
+                "repeated group holding a quantifier or a |",
+            },
             "is_regex": {"type": "boolean"},
             "action": {"type": "string", "enum": ["block", "hold", "flag", "censor"]},
         },
+        "if": {"required": ["is_regex"], "properties": {"is_regex": {"const": True}}},
+        "then": {"properties": {"pattern": {"format": "regex"}}},
+        "else": {"properties": {"pattern": {"pattern": "[^\\W_]"}}},
     },
 )
 async def add_watched(request: Request) -> Response:
@@ -226,15 +310,31 @@ async def release(request: Request) -> Response:
     request={
         "type": "object",
         "required": ["target", "note"],
-        "properties": {"target": {"type": "object"}, "note": {"type": "string"}},
+        "properties": {
+            "target": {
+                "type": "object",
+                "description": "a hidden or rejected post of yours by id, or your silence",
+                "oneOf": [
+                    {
+                        "required": ["type", "id"],
+                        "properties": {"type": {"const": "post"}, "id": ID},
+                        "additionalProperties": False,
+                    },
+                    {
+                        "required": ["type"],
+                        "properties": {"type": {"enum": ["silence", "suspension"]}},
+                        "additionalProperties": False,
+                    },
+                ],
+            },
+            "note": text(description="why it should be looked at again; 2000 are kept"),
+        },
     },
 )
 async def appeal(request: Request) -> Response:
     member, _ = require_member(request)
     data = await read_json(request, max_bytes=request.app.state.settings.max_body_bytes)
-    target = data.get("target")
-    if not isinstance(target, dict):
-        raise ValidationFailed({"target": ["an object: {type, id}"]})
+    target = _target(data, without_id=("silence", "suspension"))
     (note,) = string_fields(data, optional=("note",))
     item = await _moderation(request).appeal(
         member, str(target.get("type")), target.get("id"), note
@@ -252,11 +352,11 @@ async def appeal(request: Request) -> Response:
     response={"type": "object"},
     request={
         "type": "object",
-        "required": ["note"],
+        "required": ["handle", "password", "note"],
         "properties": {
-            "handle": {"type": "string"},
-            "password": {"type": "string"},
-            "note": {"type": "string"},
+            "handle": HANDLE_REF,
+            "password": {"type": "string", "minLength": 1},
+            "note": text(description="why it should be looked at again; 2000 are kept"),
         },
     },
 )

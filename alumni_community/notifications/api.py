@@ -8,9 +8,9 @@ from starlette.routing import BaseRoute, Route
 
 from ..errors import ValidationFailed
 from ..identity.edge import require_member
-from ..openapi import operation
+from ..openapi import ID_CURSOR, operation
 from ..requests import read_json
-from .service import Notifications
+from .service import MAX_READ_IDS, Notifications
 
 __all__ = ["routes"]
 
@@ -23,7 +23,7 @@ def _notifications(request: Request) -> Notifications:
 @operation(
     summary="Your notifications, newest first, with the unread count",
     errors=(422,),
-    query={"cursor": {"type": "string"}},
+    query={"cursor": ID_CURSOR},
     response={
         "type": "object",
         "required": ["items", "next", "unread"],
@@ -46,9 +46,17 @@ async def list_notifications(request: Request) -> Response:
     request={
         "type": "object",
         "properties": {
-            "ids": {"type": "array", "items": {"type": "integer"}},
+            "ids": {
+                "type": ["array", "null"],
+                "minItems": 1,
+                "maxItems": MAX_READ_IDS,
+                "items": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                "description": "the ids to mark read; may be left out with all: true",
+            },
             "all": {"type": "boolean"},
         },
+        "if": {"required": ["all"], "properties": {"all": {"const": True}}},
+        "else": {"required": ["ids"], "properties": {"ids": {"type": "array"}}},
     },
     response={
         "type": "object",

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ValidationFailed
 from ..identity.models import Member
-from ..requests import id_cursor
+from ..requests import MAX_ID, id_cursor
 from ..settings import Settings
 from .models import Notification
 
@@ -125,19 +125,25 @@ class Notifications:
         return await Notification.filter(member_id=member.id, read_at__isnull=True).count()
 
     async def mark_read(self, member: Member, ids: Any, everything: bool) -> int:
-        """Mark the member's own notifications read; others' ids are ignored. Returns unread."""
+        """Mark the member's own notifications read; others' ids are ignored. Returns unread.
+
+        With ``everything``, ``ids`` may be None; given, it is held to the same shape.
+        """
         now: dt.datetime = self.settings.now()
         query = Notification.filter(member_id=member.id, read_at__isnull=True)
-        if not everything:
+        if not everything or ids is not None:
             if (
                 not isinstance(ids, list)
                 or not ids
                 or len(ids) > MAX_READ_IDS
-                or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+                or not all(
+                    isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_ID for i in ids
+                )
             ):
                 raise ValidationFailed(
                     {"ids": [f"a list of 1 to {MAX_READ_IDS} notification ids, or all: true"]}
                 )
-            query = query.filter(id__in=ids)
+            if not everything:
+                query = query.filter(id__in=ids)
         await query.update(read_at=now)
         return await self.unread(member)

@@ -10,9 +10,9 @@ from starlette.routing import BaseRoute, Route
 
 from ..errors import ValidationFailed
 from ..identity.edge import require_member
-from ..openapi import operation
-from ..requests import read_json, string_fields
-from .service import Board
+from ..openapi import HANDLE_REF, ID_CURSOR, operation, text
+from ..requests import flag_param, read_json, string_fields
+from .service import MAX_CAPACITY, MAX_SLOTS, Board
 from .sponsorship import Sponsorships
 
 __all__ = ["routes"]
@@ -36,6 +36,13 @@ SIGNED_UP = {
 }
 
 
+KINDS = ["volunteer", "meeting_service", "mentoring", "sponsorship", "other"]
+#: A yes-or-no query parameter (``requests.flag_param``).
+FLAG = {"type": "boolean", "description": "true or 1; false or 0"}
+#: An id in a body: what the database holds.
+ID = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+
+
 def _board(request: Request) -> Board:
     board: Board = request.app.state.community.board
     return board
@@ -53,11 +60,11 @@ def _id(request: Request) -> int:
     summary="Ways to serve: open listings (and your own waiting for review)",
     errors=(422,),
     query={
-        "kind": {"type": "string"},
+        "kind": {"type": "string", "enum": ["", *KINDS], "description": "empty: any kind"},
         "tag": {"type": "string"},
-        "upcoming": {"type": "boolean"},
-        "open_seats": {"type": "boolean"},
-        "cursor": {"type": "string"},
+        "upcoming": FLAG,
+        "open_seats": FLAG,
+        "cursor": ID_CURSOR,
     },
     response=PAGE,
     tags=("service board",),
@@ -65,7 +72,10 @@ def _id(request: Request) -> int:
 async def list_opportunities(request: Request) -> Response:
     member, _ = require_member(request)
     params = request.query_params
-    page = await _board(request).page(member, dict(params), params.get("cursor"))
+    filters = dict(params)
+    for name in ("upcoming", "open_seats"):
+        filters[name] = "true" if flag_param(params, name) else ""
+    page = await _board(request).page(member, filters, params.get("cursor"))
     return JSONResponse(page)
 
 
@@ -77,16 +87,32 @@ async def list_opportunities(request: Request) -> Response:
         "type": "object",
         "required": ["title", "slots"],
         "properties": {
-            "title": {"type": "string"},
-            "body": {"type": "string"},
-            "kind": {
-                "type": "string",
-                "enum": ["volunteer", "meeting_service", "mentoring", "sponsorship", "other"],
+            "title": text(200),
+            "body": {"type": "string", "maxLength": 20_000, "description": "Markdown"},
+            "kind": {"type": "string", "enum": KINDS},
+            "location": {"type": "string", "maxLength": 200},
+            "tags": {
+                "type": "array",
+                "maxItems": 10,
+                "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"},
             },
-            "location": {"type": "string"},
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "min_sober_days": {"type": ["integer", "null"]},
-            "slots": {"type": "array", "items": {"type": "object"}},
+            "min_sober_days": {"type": ["integer", "null"], "minimum": 0, "maximum": 36_500},
+            "slots": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_SLOTS,
+                "items": {
+                    "type": "object",
+                    "description": "a start within the next two years, an end after it "
+                    "within 7 days",
+                    "required": ["starts_at", "ends_at", "capacity"],
+                    "properties": {
+                        "starts_at": {"type": "string", "format": "date-time"},
+                        "ends_at": {"type": "string", "format": "date-time"},
+                        "capacity": {"type": "integer", "minimum": 1, "maximum": MAX_CAPACITY},
+                    },
+                },
+            },
         },
     },
     response=OBJECT,
@@ -135,7 +161,7 @@ async def patch_opportunity(request: Request) -> Response:
 @operation(
     summary="Message everyone signed up (its organizer)",
     errors=(403, 404),
-    request={"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+    request={"type": "object", "required": ["text"], "properties": {"text": text(2000)}},
     response={"type": "object", "properties": {"told": {"type": "integer"}}},
     tags=("service board",),
 )
@@ -209,7 +235,7 @@ async def remove_participant(request: Request) -> Response:
     request={
         "type": "object",
         "required": ["to_slot"],
-        "properties": {"to_slot": {"type": "integer"}},
+        "properties": {"to_slot": ID},
     },
     response=SIGNED_UP,
     tags=("service board",),
@@ -230,9 +256,14 @@ async def move_participant(request: Request) -> Response:
         "type": "object",
         "required": ["handle", "attended"],
         "properties": {
-            "handle": {"type": "string"},
+            "handle": HANDLE_REF,
             "attended": {"type": "boolean"},
-            "hours": {"type": ["number", "null"]},
+            "hours": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "maximum": 168,
+                "description": "null: the slot's length if attended",
+            },
         },
     },
     response=OBJECT,
@@ -284,7 +315,10 @@ async def sponsorship(request: Request) -> Response:
     request={
         "type": "object",
         "required": ["capacity"],
-        "properties": {"capacity": {"type": "integer"}, "note": {"type": "string"}},
+        "properties": {
+            "capacity": {"type": "integer", "minimum": 1, "maximum": 10},
+            "note": {"type": "string", "maxLength": 500},
+        },
     },
     response=OBJECT,
     tags=("sponsorship",),
@@ -314,7 +348,10 @@ async def withdraw_offer(request: Request) -> Response:
     errors=(404, 409),
     request={
         "type": "object",
-        "properties": {"note": {"type": "string"}, "sponsor": {"type": "string"}},
+        "properties": {
+            "note": {"type": "string", "maxLength": 1000},
+            "sponsor": {**HANDLE_REF, "type": ["string", "null"]},
+        },
     },
     response=OBJECT,
     tags=("sponsorship",),

@@ -196,6 +196,9 @@ class Board:
         now = self.settings.now()
         found = []
         for i, slot in enumerate(raw):
+            if not isinstance(slot, dict) or not set(slot) <= {"starts_at", "ends_at", "capacity"}:
+                errors[f"slots[{i}]"] = ["starts_at, ends_at (ISO 8601 with offset) and capacity"]
+                continue
             try:
                 starts = dt.datetime.fromisoformat(slot["starts_at"])
                 ends = dt.datetime.fromisoformat(slot["ends_at"])

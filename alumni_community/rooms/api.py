@@ -11,9 +11,9 @@ from starlette.routing import BaseRoute, Route
 from ..errors import ValidationFailed
 from ..identity.edge import require_member
 from ..moderation.service import Notice
-from ..openapi import operation
+from ..openapi import HANDLE_REF, PATH_PARAMS, operation, text
 from ..requests import read_json, string_fields
-from .service import Rooms
+from .service import MAX_BODY_CHARS, MAX_TITLE_CHARS, Rooms
 
 __all__ = ["routes"]
 
@@ -21,7 +21,21 @@ PAGE = {
     "type": "object",
     "properties": {"items": {"type": "array"}, "next": {"type": ["string", "null"]}},
 }
-CURSOR = {"cursor": {"type": "string"}}
+#: The cursor a page gave out (URL-safe base64, opaque); absent or empty: the first page.
+CURSOR = {"cursor": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}}
+#: A room's settings (``Rooms._room_fields``); names are counted with runs of
+#: white space as one space.
+ROOM_FIELDS: dict[str, Any] = {
+    "name": text(120),
+    "description": {"type": ["string", "null"], "description": "plain text, cut to 500"},
+    "visibility": {"type": "string", "enum": ["members", "private"]},
+    "moderation": {"type": "string", "enum": ["open", "new_members_reviewed", "all_reviewed"]},
+    "slow_mode_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+    "archived": {"type": "boolean"},
+    "position": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+}
+TITLE = text(MAX_TITLE_CHARS)
+BODY = text(MAX_BODY_CHARS)
 
 
 def _rooms(request: Request) -> Rooms:
@@ -61,7 +75,11 @@ async def list_rooms(request: Request) -> Response:
     status=201,
     errors=(403,),
     tags=("rooms",),
-    request={"type": "object", "required": ["slug", "name"]},
+    request={
+        "type": "object",
+        "required": ["slug", "name"],
+        "properties": {"slug": PATH_PARAMS["slug"], **ROOM_FIELDS},
+    },
     response={"type": "object"},
 )
 async def create_room(request: Request) -> Response:
@@ -84,21 +102,7 @@ async def get_room(request: Request) -> Response:
     summary="Change a room's settings (room moderators; visibility and position: moderators)",
     errors=(403, 404),
     tags=("rooms",),
-    request={
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "description": {"type": "string"},
-            "visibility": {"type": "string", "enum": ["members", "private"]},
-            "moderation": {
-                "type": "string",
-                "enum": ["open", "new_members_reviewed", "all_reviewed"],
-            },
-            "slow_mode_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
-            "archived": {"type": "boolean"},
-            "position": {"type": "integer", "minimum": 0},
-        },
-    },
+    request={"type": "object", "properties": ROOM_FIELDS},
     response={"type": "object"},
 )
 async def patch_room(request: Request) -> Response:
@@ -148,7 +152,7 @@ async def remove_room_moderator(request: Request) -> Response:
     status=204,
     errors=(403, 404),
     tags=("rooms",),
-    request={"type": "object", "required": ["handle"]},
+    request={"type": "object", "required": ["handle"], "properties": {"handle": HANDLE_REF}},
 )
 async def invite(request: Request) -> Response:
     member, _ = require_member(request)
@@ -181,11 +185,7 @@ async def list_threads(request: Request) -> Response:
     request={
         "type": "object",
         "required": ["title", "body"],
-        "properties": {
-            "title": {"type": "string"},
-            "body": {"type": "string"},
-            "confirm": {"type": "boolean"},
-        },
+        "properties": {"title": TITLE, "body": BODY, "confirm": {"type": "boolean"}},
     },
 )
 async def create_thread(request: Request) -> Response:
@@ -230,7 +230,7 @@ async def get_thread(request: Request) -> Response:
         "properties": {
             "pinned": {"type": "boolean"},
             "locked": {"type": "boolean"},
-            "room": {"type": "string"},
+            "room": PATH_PARAMS["slug"],
         },
     },
 )
@@ -251,7 +251,7 @@ async def patch_thread(request: Request) -> Response:
     request={
         "type": "object",
         "required": ["body"],
-        "properties": {"body": {"type": "string"}, "confirm": {"type": "boolean"}},
+        "properties": {"body": BODY, "confirm": {"type": "boolean"}},
     },
 )
 async def create_post(request: Request) -> Response:
@@ -269,7 +269,11 @@ async def create_post(request: Request) -> Response:
     errors=(403, 404, 409),
     response={"type": "object"},
     tags=("posts",),
-    request={"type": "object", "required": ["body"]},
+    request={
+        "type": "object",
+        "required": ["body"],
+        "properties": {"body": BODY, "confirm": {"type": "boolean"}},
+    },
 )
 async def patch_post(request: Request) -> Response:
     member, _ = require_member(request)
