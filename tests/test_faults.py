@@ -37,9 +37,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Mount
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -49,8 +46,8 @@ from alumni_community.identity.models import Member, RecoveryCode, Role, Session
 from alumni_community.rooms.models import Post, Thread
 from alumni_community.settings import Limit
 
+from .chat.conftest import served
 from .conftest import (
-    LeakWatch,
     PostgresServer,
     _pg_bin,
     clone_migrated,
@@ -165,35 +162,6 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
 
 
 # -- a community served by a real uvicorn in the test's loop -------------------------
-
-
-@contextlib.asynccontextmanager
-async def served(community: Community) -> AsyncIterator[str]:
-    """Start ``community`` and serve it at /community; yields the base URL."""
-    watch = LeakWatch(Starlette(routes=[Mount("/community", app=community)]))
-    port = free_port()
-    config = uvicorn.Config(
-        watch,
-        host="127.0.0.1",
-        port=port,
-        lifespan="off",
-        log_level="warning",
-        ws="websockets-sansio",
-    )
-    server = uvicorn.Server(config)
-    async with community.lifespan():
-        with community.database.activate():
-            task = asyncio.create_task(server.serve())
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-            try:
-                yield f"http://127.0.0.1:{port}"
-            finally:
-                server.should_exit = True
-                await asyncio.wait_for(task, 15)
-    watch.assert_clean()
 
 
 async def signed_in(base: str, handle: str) -> httpx.AsyncClient:

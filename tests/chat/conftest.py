@@ -8,6 +8,7 @@ to the server over real sockets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -123,14 +124,12 @@ async def messages(ws: ClientConnection, count: int, wait: float = 10) -> list[d
     return found
 
 
-@pytest.fixture
-async def chat(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[ChatWorld]:
-    await clone_migrated(database_url)
-    marker = request.node.get_closest_marker("chat_settings")
-    settings = make_settings(
-        database_url, allowed_origins=["https://other.example"], **(marker.kwargs if marker else {})
-    )
-    community = Community(settings)
+@contextlib.asynccontextmanager
+async def served(community: Community) -> AsyncIterator[str]:
+    """Start ``community`` and serve it at /community with a real uvicorn in this loop.
+
+    Yields the base URL; what it sent is checked for planted values at the end.
+    """
     watch = LeakWatch(Starlette(routes=[Mount("/community", app=community)]))
     port = free_port()
     config = uvicorn.Config(
@@ -149,16 +148,30 @@ async def chat(database_url: str, request: pytest.FixtureRequest) -> AsyncIterat
                 if task.done():
                     task.result()
                 await asyncio.sleep(0.01)
-            world = ChatWorld(community, f"http://127.0.0.1:{port}")
             try:
-                yield world
+                yield f"http://127.0.0.1:{port}"
             finally:
-                await asyncio.gather(*(ws.close() for ws in world.sockets))
-                for client in world.clients:
-                    await client.http.aclose()
                 server.should_exit = True
                 await asyncio.wait_for(task, 15)
     watch.assert_clean()
+
+
+@pytest.fixture
+async def chat(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[ChatWorld]:
+    await clone_migrated(database_url)
+    marker = request.node.get_closest_marker("chat_settings")
+    settings = make_settings(
+        database_url, allowed_origins=["https://other.example"], **(marker.kwargs if marker else {})
+    )
+    community = Community(settings)
+    async with served(community) as base:
+        world = ChatWorld(community, base)
+        try:
+            yield world
+        finally:
+            await asyncio.gather(*(ws.close() for ws in world.sockets))
+            for client in world.clients:
+                await client.http.aclose()
 
 
 async def make_room(moderator: Client, slug: str, **fields: Any) -> None:
