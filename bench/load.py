@@ -73,7 +73,6 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -88,6 +87,11 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.chat_fanout import cpu_seconds, free_port, origin_of, percentile
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -189,16 +193,6 @@ NOTIFICATION_KINDS = [
 ]
 _CURSOR = re.compile(r"\?cursor=([A-Za-z0-9_\-%]+)")
 _THREAD_PATH = re.compile(r"/threads/(\d+)")
-
-
-def origin_of(port: int) -> str:
-    return f"http://127.0.0.1:{port}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- the server (this same file, run as a subprocess) ---------------------------------
@@ -603,13 +597,6 @@ async def seed(database_url: str, args: argparse.Namespace, rng: random.Random) 
 
 
 # -- what is measured ---------------------------------------------------------------------
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not ordered:
-        return math.nan
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 @dataclass
@@ -1133,12 +1120,6 @@ class Load:
 
 
 # -- the run ---------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tree_cpu_seconds(pid: int | None) -> float:
