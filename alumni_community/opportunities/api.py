@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 from ..errors import ValidationFailed
 from ..identity.edge import require_member
 from ..openapi import HANDLE_REF, ID_CURSOR, operation, text
-from ..requests import flag_param, read_json, string_fields
+from ..requests import read_json, string_fields
 from .service import MAX_CAPACITY, MAX_SLOTS, Board
 from .sponsorship import Sponsorships
 
@@ -72,10 +72,7 @@ def _id(request: Request) -> int:
 async def list_opportunities(request: Request) -> Response:
     member, _ = require_member(request)
     params = request.query_params
-    filters = dict(params)
-    for name in ("upcoming", "open_seats"):
-        filters[name] = "true" if flag_param(params, name) else ""
-    page = await _board(request).page(member, filters, params.get("cursor"))
+    page = await _board(request).page(member, dict(params), params.get("cursor"))
     return JSONResponse(page)
 
 

@@ -28,7 +28,7 @@ from ..moderation.detection import find_crisis
 from ..moderation.models import ReviewItem, ReviewKind, Urgency
 from ..moderation.service import Moderation, Notice, is_moderator
 from ..notifications.service import Notifications, escape
-from ..requests import id_cursor
+from ..requests import flag_param, id_cursor
 from ..settings import Settings
 from .models import Kind, Opportunity, OpportunityStatus, Signup, SignupStatus, Slot
 
@@ -247,9 +247,9 @@ class Board:
                 raise ValidationFailed({"kind": ["one of " + ", ".join(Kind)]})
             query = query.filter(kind=kind)
         now = self.settings.now()
-        if filters.get("upcoming") in ("1", "true"):
+        if flag_param(filters, "upcoming"):
             query = query.filter(slots__starts_at__gt=now).distinct()
-        if filters.get("open_seats") in ("1", "true"):
+        if flag_param(filters, "open_seats"):
             query = query.filter(
                 slots__starts_at__gt=now, slots__confirmed_count__lt=F("slots__capacity")
             ).distinct()

@@ -450,3 +450,11 @@ async def test_filters_and_pages(world: World) -> None:
         assert refused.status_code == 422, cursor
     seats = (await river.get("/opportunities", params={"open_seats": "true"})).json()
     assert len(seats["items"]) == 30
+    # A yes-or-no filter takes true/1 or false/0, nothing else, on the API and the page.
+    for value in ("null", "yes", "on"):
+        refused = await river.get("/opportunities", params={"upcoming": value})
+        assert refused.status_code == 422 and "upcoming" in refused.json()["errors"], value
+    off = (await river.get("/opportunities", params={"open_seats": "0"})).json()
+    assert len(off["items"]) == 30
+    page = await river.get("http://t/community/service", params={"open_seats": "maybe"})
+    assert page.status_code == 422
