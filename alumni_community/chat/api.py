@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 from ..errors import ValidationFailed
 from ..identity.edge import require_member
 from ..openapi import HANDLE_REF, decimal, operation
-from ..requests import read_json, string_fields
+from ..requests import read_json, small_int, string_fields
 from .protocol import MAX_SEQ
 from .service import Chat
 
@@ -36,9 +36,10 @@ def _seq_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > MAX_SEQ:
+    seq = small_int(raw)  # at most MAX_SEQ, the same bound as an id's
+    if seq is None:
         raise ValidationFailed({name: ["a message seq: a whole number"]})
-    return int(raw)
+    return seq
 
 
 @operation(
@@ -62,15 +63,10 @@ async def history(request: Request) -> Response:
     cursor = request.query_params.get("cursor")
     if cursor:
         # The cursor a page gave out: "b<seq>" (older) or "a<seq>" (newer).
-        way, seq = cursor[:1], cursor[1:]
-        if (
-            way not in ("a", "b")
-            or not (seq.isascii() and seq.isdigit())
-            or len(seq) > 10
-            or int(seq) > MAX_SEQ
-        ):
+        way, seq = cursor[:1], small_int(cursor[1:])
+        if way not in ("a", "b") or seq is None:
             raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
-        before, after = (int(seq), None) if way == "b" else (None, int(seq))
+        before, after = (seq, None) if way == "b" else (None, seq)
     if before is not None and after is not None:
         raise ValidationFailed({"after": ["give before or after, not both"]})
     chat = _chat(request)

@@ -61,6 +61,12 @@ async def test_two_members_chat_in_a_room(chat: ChatWorld) -> None:
     assert deleted == {"type": "deleted", "room": "lounge", "seq": 1}
     history = (await lake.http.get("/rooms/lounge/messages")).json()["items"]
     assert [(m["seq"], m["state"], m["html"]) for m in history] == [(1, "deleted", "")]
+    # Seqs and cursors are ASCII digits within what the column holds; anything else is 422.
+    for query in ("before=\u00b2", "after=2147483648", "cursor=x1", "cursor=b99999999999"):
+        refused = await lake.http.get(f"/rooms/lounge/messages?{query}")
+        assert refused.status_code == 422, query
+    older = await lake.http.get("/rooms/lounge/messages?cursor=b2")
+    assert [m["seq"] for m in older.json()["items"]] == [1]
 
 
 async def test_resume_after_a_disconnect_gets_exactly_what_was_missed(chat: ChatWorld) -> None:
