@@ -45,8 +45,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: $(STAMP)
-	$(BIN)/python bench/chat_fanout.py
+# The benchmarks' own tools (bleach, matplotlib, tqdm, profilers), on top of dev.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+# Every benchmark at its default size, one after the other; each waits for a
+# quiet machine first. Results go to bench/results/, charts to docs/images/.
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/write_path.py
+	$(BIN)/python bench/read_paths.py
+	$(BIN)/python bench/chat_fanout.py --sweep
+	$(BIN)/python bench/login_storm.py
+	$(BIN)/python bench/cross_process.py
+	$(BIN)/python bench/ws_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info tests/web/node_modules

@@ -20,8 +20,8 @@ reconnects.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -89,40 +89,30 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     if state.member is None or state.session is None:
         await ws.close(code=CLOSE_NO_SESSION, reason="sign in first")
         return
-    member, session = state.member, state.session
+    member, session_id, expires = state.member, state.session.id, state.session.expires_at
+    # The socket keeps the session's id, not its row: thousands of sockets sit open,
+    # and every frame reads the session afresh anyway.
+    state.session = None
     if hub.connections_of(member.id) >= settings.ws_connections_per_member:
         # Not 4403: this passes (a tab closes, a dead socket is noticed), so
         # clients retry with backoff.
         await ws.close(code=CLOSE_TOO_MANY, reason="too many connections; retry later")
         return
-    conn = Connection(ws, member, session.id, settings.ws_queue_frames)
-    expires = session.expires_at
+    conn = Connection(ws, member, session_id, settings.ws_queue_frames)
     hub.add(conn)
-    conn.start()
     conn.offer(hub.hello(member))
-    receiving: asyncio.Task[Any] | None = None
     try:
         while not conn.closed:
-            receiving = asyncio.ensure_future(ws.receive())
-            ended = asyncio.ensure_future(conn.ended.wait())
             # Wake at the idle limit, or when the session reaches its end.
             left = (expires - settings.now()).total_seconds()
-            done, _ = await asyncio.wait(
-                {receiving, ended},
-                timeout=max(0.0, min(settings.ws_idle_seconds, left)),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            ended.cancel()
-            if receiving not in done:
-                receiving.cancel()
+            message = await conn.receive(max(0.0, min(settings.ws_idle_seconds, left)))
+            if message is None:
                 if not conn.closed:
                     if left <= settings.ws_idle_seconds:
                         conn.end(CLOSE_NO_SESSION, "session ended")
                     else:
                         conn.end(1000, "idle")  # no frame, not even a ping, for too long
                 break
-            message = receiving.result()
-            receiving = None
             if message["type"] == "websocket.disconnect":
                 conn.disconnected = True
                 conn.end(1000, "")
@@ -132,13 +122,13 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         conn.disconnected = True
         conn.end(1000, "")
     finally:
-        if receiving is not None:
-            receiving.cancel()
         await hub.remove(conn)
         await conn.finish()
 
 
-async def _handle(community: Community, conn: Connection, message: dict[str, Any]) -> None:
+async def _handle(
+    community: Community, conn: Connection, message: MutableMapping[str, Any]
+) -> None:
     settings = community.settings
     text = message.get("text")
     data: str | bytes

@@ -23,8 +23,8 @@ import logging
 import os
 import time
 import uuid
-from collections import Counter
-from collections.abc import Coroutine, Generator
+from collections import Counter, deque
+from collections.abc import Coroutine, Generator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,13 +58,17 @@ TYPING_EVERY = 3.0
 #: Each process re-announces its presence this often; others forget it after PRESENCE_TTL.
 PRESENCE_EVERY = 30.0
 PRESENCE_TTL = 75.0
-#: Joins and leaves within this many seconds are told in one presence frame.
+#: Joins and leaves within this many seconds are told in one presence frame
+#: (longer in a big room: see ``Hub._presence_quiet``).
 PRESENCE_QUIET = 0.25
+PRESENCE_QUIET_MAX = 5.0
+#: A presence frame names at most this many handles, and counts the rest.
+PRESENCE_NAMES = 50
 #: How often sockets' sessions are checked for expiry (and kept from idling out).
 SWEEP_EVERY = 30.0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscription:
     conn: Connection
     room_id: int
@@ -112,95 +116,139 @@ class _Resume:
 
 
 class Connection:
-    """One open WebSocket: who, which session, and its outgoing queue.
+    """One open WebSocket: who, which session, and its outgoing frames.
 
-    A frame goes out at once when nothing is queued before it: ``offer``
-    steps the ASGI send coroutine itself, and with a server whose send does
-    not wait (uvicorn's, while the transport takes data) the frame is written
-    before ``offer`` returns, with no task switch. Otherwise the frame waits
-    on the bounded queue for the socket's sender task, which keeps the order.
+    A frame goes out at once when nothing waits before it: ``offer`` steps
+    the ASGI send coroutine itself, and with a server whose send does not
+    wait (uvicorn's, while the transport takes data) the frame is written
+    before ``offer`` returns, with no task switch. A send the server makes
+    wait starts a sender task that finishes it and then the frames offered
+    behind it, in order, and ends when none is left; at most ``queue_size``
+    frames wait, and one more ends the socket with 4408.
+
+    An idle connection holds no task, queue or event of its own (thousands
+    of them sit open): the sender task lives only while frames wait, and
+    ``end`` wakes the receive loop by expiring the timeout it waits under.
     """
+
+    __slots__ = (
+        "_backlog",
+        "_sender",
+        "_waking",
+        "close_code",
+        "close_reason",
+        "closed",
+        "disconnected",
+        "member",
+        "queue_size",
+        "session_id",
+        "subscriptions",
+        "typing_at",
+        "ws",
+    )
 
     def __init__(self, ws: WebSocket, member: Member, session_id: int, queue_size: int) -> None:
         self.ws = ws
         self.member = member
         self.session_id = session_id
-        self.queue: asyncio.Queue[str | _Resume | None] = asyncio.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
         self.subscriptions: dict[int, Subscription] = {}
         self.closed = False
         #: The client went away: nothing more can be sent, not even a close.
         self.disconnected = False
         self.close_code: int | None = None
         self.close_reason = ""
-        #: Set when the connection must end (the receive loop watches it).
-        self.ended = asyncio.Event()
+        #: Frames behind a send that waits (the first may be that send, half done).
+        self._backlog: deque[str | _Resume] | None = None
+        #: Sends the backlog; set only while there is one.
         self._sender: asyncio.Task[None] | None = None
-        #: The sender task is busy with a frame it took from the queue.
-        self._sending = False
+        #: The timeout the receive loop waits under, which ``end`` expires.
+        self._waking: asyncio.Timeout | None = None
         self.typing_at: dict[int, float] = {}
 
-    def start(self) -> None:
-        self._sender = asyncio.create_task(self._send_loop(), name="ac-ws-sender")
+    @property
+    def waiting(self) -> int:
+        """Frames offered and not yet handed to the server."""
+        return len(self._backlog) if self._backlog is not None else 0
 
-    async def _send_loop(self) -> None:
+    @property
+    def sender(self) -> asyncio.Task[None] | None:
+        """The task sending frames that had to wait, while there are any."""
+        return self._sender
+
+    async def _drain(self) -> None:
+        backlog = self._backlog
+        assert backlog is not None
         try:
-            while True:
-                item = await self.queue.get()
-                if item is None:
-                    return
-                self._sending = True
+            while backlog:
+                item = backlog.popleft()
                 if isinstance(item, _Resume):
                     await item
                 else:
                     await self.ws.send({"type": "websocket.send", "text": item})
-                self._sending = False
         except Exception:
             # The socket went away while sending: end the connection.
             self.end(1006, "")
+        finally:
+            self._backlog = None
+            self._sender = None
 
     def offer(self, frame: str) -> None:
-        """Send or queue a frame without ever waiting; a full queue ends the socket (4408)."""
+        """Send or queue a frame without ever waiting; too many waiting ends the socket (4408)."""
         if self.closed:
             return
-        if self._sender is not None and not self._sending and self.queue.empty():
-            coro = self.ws.send({"type": "websocket.send", "text": frame})
-            try:
-                pending = coro.send(None)
-            except StopIteration:
-                return  # written
-            except Exception:
-                self.end(1006, "")  # the socket went away
-                return
-            frame_or_rest: str | _Resume = _Resume(coro, pending)
-        else:
-            frame_or_rest = frame
+        backlog = self._backlog
+        if backlog is not None:
+            if len(backlog) >= self.queue_size:
+                self.end(CLOSE_TOO_SLOW, "too slow: resume with since")
+            else:
+                backlog.append(frame)
+            return
+        coro = self.ws.send({"type": "websocket.send", "text": frame})
         try:
-            self.queue.put_nowait(frame_or_rest)
-        except asyncio.QueueFull:
-            self.end(CLOSE_TOO_SLOW, "too slow: resume with since")
+            pending = coro.send(None)
+        except StopIteration:
+            return  # written
+        except Exception:
+            self.end(1006, "")  # the socket went away
+            return
+        self._backlog = deque([_Resume(coro, pending)])
+        self._sender = asyncio.create_task(self._drain(), name="ac-ws-sender")
+
+    async def receive(self, within: float) -> MutableMapping[str, Any] | None:
+        """The next ASGI message, or ``None`` after ``within`` seconds or once ``end`` is called."""
+        if self.closed:
+            return None
+        try:
+            async with asyncio.timeout(within) as waking:
+                self._waking = waking
+                try:
+                    return await self.ws.receive()
+                finally:
+                    self._waking = None
+        except TimeoutError:
+            return None
 
     def end(self, code: int, reason: str) -> None:
         if self.closed:
             return
         self.closed = True
         self.close_code, self.close_reason = code, reason
-        self.ended.set()
+        if self._waking is not None and not self._waking.expired():
+            # Wake the receive loop now (see ``receive``).
+            self._waking.reschedule(asyncio.get_running_loop().time())
 
     async def finish(self) -> None:
         """Stop the sender and close the socket (with a bounded wait: it may be stuck)."""
-        if self._sender is not None:
-            if (
-                not self.disconnected
-                and self.close_code in (None, 1000, CLOSE_GOING_AWAY)
-                and not self.queue.full()
-            ):
-                # A clean end: let queued frames go out first.
-                self.queue.put_nowait(None)
+        sender = self._sender
+        if sender is not None:
+            if not self.disconnected and self.close_code in (None, 1000, CLOSE_GOING_AWAY):
+                # A clean end: let waiting frames go out first.
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(self._sender), timeout=2)
-            self._sender.cancel()
+                    await asyncio.wait_for(asyncio.shield(sender), timeout=2)
+            sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._sender
+                await sender
         if self.disconnected:
             return
         with contextlib.suppress(Exception):
@@ -327,7 +375,7 @@ class Hub:
                 "subscribed",
                 room=room.slug,
                 last_seq=last,
-                online=sorted(self.online(room.id)),
+                **self._presence_fields(room.id),
                 unread=await self.chat.unread(member, room),
             )
         )
@@ -507,9 +555,24 @@ class Hub:
             return
         self._presence_due.add(room_id)
         self._timers[room_id] = asyncio.get_running_loop().call_later(
-            PRESENCE_QUIET,
+            self._presence_quiet(room_id),
             lambda: self._spawn(self._presence_now(room_id)),
         )
+
+    def _presence_quiet(self, room_id: int) -> float:
+        """How long joins and leaves gather before they are told: PRESENCE_QUIET, and a
+        quarter second more per thousand sockets in the room (a round costs one frame per
+        socket), up to PRESENCE_QUIET_MAX."""
+        sockets = len(self.rooms.get(room_id, ()))
+        return min(PRESENCE_QUIET_MAX, PRESENCE_QUIET * max(1.0, sockets / 1000))
+
+    def _presence_fields(self, room_id: int) -> dict[str, Any]:
+        """``online``: at most PRESENCE_NAMES handles, sorted; ``online_count``: all of them.
+
+        A list of every handle would make filling a room cost the square of its size
+        (each change goes to every socket), and nobody reads ten thousand names."""
+        online = self.online(room_id)
+        return {"online": sorted(online)[:PRESENCE_NAMES], "online_count": len(online)}
 
     def _spawn(self, job: Any) -> None:
         task = asyncio.ensure_future(job)
@@ -563,9 +626,10 @@ class Hub:
         subs = [s for s in self.rooms.get(room_id, ()) if s.live]
         if not subs:
             return
-        online = sorted(self.online(room_id))
+        # One frame for all: every subscription of a room has the same slug.
+        frame = protocol.encode("presence", room=subs[0].slug, **self._presence_fields(room_id))
         for sub in subs:
-            sub.conn.offer(protocol.encode("presence", room=sub.slug, online=online))
+            sub.conn.offer(frame)
 
     # -- sessions, alerts, notifications -------------------------------------------------
 

@@ -9,6 +9,7 @@ from websockets.exceptions import ConnectionClosed
 
 from alumni_community.chat.models import Message
 from alumni_community.identity.models import Member, Role
+from alumni_community.rooms.models import Room
 
 from .conftest import ChatWorld, both, frame, make_room, messages, send, until
 
@@ -67,6 +68,31 @@ async def test_two_members_chat_in_a_room(chat: ChatWorld) -> None:
         assert refused.status_code == 422, query
     older = await lake.http.get("/rooms/lounge/messages?cursor=b2")
     assert [m["seq"] for m in older.json()["items"]] == [1]
+
+
+async def test_presence_names_fifty_handles_and_counts_everyone(chat: ChatWorld) -> None:
+    """A big room's presence frame stays small: 50 handles, sorted, and the count of all."""
+    mod = await chat.member("mod-a", Role.MODERATOR)
+    river = await chat.member("river")
+    await make_room(mod, "hall")
+    ws = await chat.join(river, "hall")
+    first = await until(ws, "presence")
+    assert first["online"] == ["river"] and first["online_count"] == 1
+    room = await Room.get(slug="hall")
+    # Another process says who is online through it, as the broker would.
+    elsewhere = [f"peer-{i:03d}" for i in range(60)]
+    chat.community.hub._heard_presence(
+        {"k": "presence", "room": room.id, "proc": "elsewhere", "handles": elsewhere}
+    )
+    presence = await until(ws, "presence")
+    assert presence["online_count"] == 61
+    assert presence["online"] == sorted([*elsewhere, "river"])[:50]
+    # A new subscriber hears the same in its subscribed frame.
+    lake = await chat.member("lake")
+    other = await chat.connect(lake)
+    await send(other, type="subscribe", room="hall")
+    subscribed = await until(other, "subscribed")
+    assert subscribed["online_count"] == 62 and len(subscribed["online"]) == 50
 
 
 async def test_resume_after_a_disconnect_gets_exactly_what_was_missed(chat: ChatWorld) -> None:

@@ -48,9 +48,7 @@ class Server:
 async def connection(server: Server, queue_size: int = 8) -> Connection:
     ws = WebSocket({"type": "websocket", "path": "/ws", "headers": []}, server.receive, server.send)
     ws.client_state = ws.application_state = type(ws.application_state).CONNECTED
-    conn = Connection(ws, cast(Member, None), 1, queue_size)
-    conn.start()
-    return conn
+    return Connection(ws, cast(Member, None), 1, queue_size)
 
 
 async def settle() -> None:
@@ -70,7 +68,7 @@ async def test_a_frame_is_written_before_offer_returns_when_nothing_waits() -> N
         conn.offer(f"f{i}")
         # No await in between: the frame went out inside offer.
         assert server.texts == [f"f{j}" for j in range(i + 1)]
-    assert conn.queue.empty()
+    assert conn.waiting == 0 and conn.sender is None  # nothing queued, no task
     await stop(conn)
 
 
@@ -135,7 +133,7 @@ async def test_finishing_while_a_send_waits_cancels_it_cleanly() -> None:
     conn.end(CLOSE_TOO_SLOW, "too slow")
     await asyncio.wait_for(conn.finish(), timeout=5)
     assert server.texts == []
-    assert conn._sender is not None and conn._sender.done()
+    assert conn.sender is None and conn.waiting == 0
 
 
 class HoldingServer(Server):
@@ -168,8 +166,8 @@ async def test_one_send_at_a_time_even_when_the_queue_runs_empty() -> None:
     assert server.arrived == ["a"]
     await server.release()  # "a" written; the sender task starts "b", held
     assert server.arrived == ["a", "b"]
-    assert conn.queue.empty()
-    conn.offer("c")  # the queue is empty, but "b" is still being sent
+    assert conn.waiting == 0
+    conn.offer("c")  # nothing is queued, but "b" is still being sent
     assert server.arrived == ["a", "b"]
     await server.release()
     await server.release()
@@ -178,3 +176,30 @@ async def test_one_send_at_a_time_even_when_the_queue_runs_empty() -> None:
     assert server.arrived[-1] == "d"
     await server.release()
     await stop(conn)
+
+
+async def test_receive_wakes_when_the_connection_ends_and_after_its_time() -> None:
+    """An idle socket waits in ``receive`` with no task of its own; ``end`` wakes it at once."""
+    server = Server()
+    conn = await connection(server)
+    assert await conn.receive(0.01) is None  # nothing came within the time
+    assert not conn.closed
+    receiving = asyncio.create_task(conn.receive(60))
+    await settle()
+    assert not receiving.done() and conn.sender is None
+    conn.end(4401, "session ended")
+    assert await asyncio.wait_for(receiving, timeout=1) is None
+    assert conn.close_code == 4401
+    assert await conn.receive(60) is None  # an ended connection does not wait again
+
+
+async def test_a_cancelled_receive_is_cancelled_not_a_timeout() -> None:
+    """The server stopping the endpoint's task must stop it, not read as an idle socket."""
+    server = Server()
+    conn = await connection(server)
+    receiving = asyncio.create_task(conn.receive(60))
+    await settle()
+    receiving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await receiving
+    assert not conn.closed

@@ -104,7 +104,7 @@ class Panel {
     if ((type === "sent" ? frame.message.room : frame.room) !== this.room) return;
     switch (type) {
       case "subscribed":
-        this.showPresence(frame.online);
+        this.showPresence(frame.online, frame.online_count);
         this.markRead();
         break;
       case "pending":
@@ -127,7 +127,7 @@ class Panel {
         this.reactions(frame.seq, frame.reactions);
         break;
       case "presence":
-        this.showPresence(frame.online);
+        this.showPresence(frame.online, frame.online_count);
         break;
       case "typing":
         this.typing(frame.handle);
@@ -143,9 +143,16 @@ class Panel {
     this.section.dataset.state = state;
   }
 
-  showPresence(online) {
+  /** `online` names at most 50 handles; `count` is everyone online (absent from older servers). */
+  showPresence(online, count = online.length) {
     this.presence.hidden = false;
-    this.presence.textContent = online.length ? `Here now: ${online.join(", ")}` : "Nobody else is here now.";
+    if (!online.length) {
+      this.presence.textContent = "Nobody else is here now.";
+      return;
+    }
+    const others = count - online.length;
+    const more = others > 0 ? ` and ${others} ${others === 1 ? "other" : "others"}` : "";
+    this.presence.textContent = `Here now: ${online.join(", ")}${more}`;
   }
 
   typing(handle) {
