@@ -56,6 +56,7 @@ import pstats
 import re
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -837,6 +838,348 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
     return summary
 
 
+# -- the sweep: deliveries/s against clients --------------------------------------------
+
+
+class WindowProbe(Probe):
+    """A :class:`Probe` that wakes the sender once deliveries reach ``threshold``."""
+
+    def __init__(self) -> None:
+        self._deliveries = 0
+        self.activity = 0
+        self.chars = 0
+        self.threshold = 0
+        self.reached = asyncio.Event()
+
+    @property  # type: ignore[override]
+    def deliveries(self) -> int:
+        return self._deliveries
+
+    @deliveries.setter
+    def deliveries(self, value: int) -> None:
+        self._deliveries = value
+        if value >= self.threshold:
+            self.reached.set()
+
+    async def until(self, target: int, idle_seconds: float) -> bool:
+        """Until ``target`` deliveries; False after ``idle_seconds`` without one."""
+        while self._deliveries < target:
+            self.threshold = target
+            self.reached.clear()
+            seen = self._deliveries
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.reached.wait(), idle_seconds)
+            if self._deliveries == seen:
+                return False
+        return True
+
+
+async def send_window(
+    ws: ClientConnection,
+    probe: WindowProbe,
+    label: str,
+    clients: int,
+    window: int,
+    seconds: float,
+    idle_timeout: float,
+) -> tuple[int, int, bool]:
+    """Closed loop for ``seconds``: message i goes as soon as the deliveries of all but
+    ``window - 1`` earlier messages have arrived (at most ``window`` messages' worth of
+    deliveries outstanding). The first send time, messages sent, and whether it kept going.
+    """
+    base, first, sent = probe.deliveries, 0, 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        if not await probe.until(base + (sent - window + 1) * clients, idle_timeout):
+            return first, sent, False
+        now = time.perf_counter_ns()
+        first = first or now
+        body = f"{label} {sent} {str(now).translate(_TO_LETTERS)}"
+        await ws.send(
+            dumps({"type": "send", "room": ROOM, "body": body, "client_id": f"{label}-{sent}"})
+        )
+        sent += 1
+    return first, sent, True
+
+
+async def measure_saturated(server: Server, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Join ``n`` clients, then send closed loop for ``args.seconds``; what arrived."""
+    probe = WindowProbe()
+    clients: list[Client] = []
+    pinger = asyncio.create_task(keep_alive(clients))
+    sender: Client | None = None
+    try:
+        began = time.perf_counter()
+        for start in range(0, n, args.batch):
+            batch = range(start, min(n, start + args.batch))
+            cookies = server.cookies
+            clients.extend(
+                await asyncio.gather(
+                    *(
+                        join(server.ws_url, server.origin, cookies[i] if cookies else None, probe)
+                        for i in batch
+                    )
+                )
+            )
+        join_seconds = time.perf_counter() - began
+        sender = await open_client(server.ws_url, server.origin, server.sender_cookie, Probe())
+        await settle(probe, args.quiet, args.settle_limit)
+        if args.warmup_seconds > 0:
+            warm_base = probe.deliveries
+            _, warm, _ = await send_window(
+                sender.ws, probe, "warmup", n, args.window, args.warmup_seconds, args.drain_timeout
+            )
+            await wait_for(probe, warm_base + n * warm, args.drain_timeout)
+            await settle(probe, args.quiet, args.settle_limit)
+        before = probe.deliveries
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        server_cpu0, bench_cpu0 = cpu_seconds(server.proc.pid), time.process_time()
+        ticks0, wall0 = machine_ticks(), time.perf_counter()
+        first_send, m, kept_going = await send_window(
+            sender.ws, probe, "fanout", n, args.window, args.seconds, args.drain_timeout
+        )
+        complete = kept_going and await wait_for(probe, before + n * m, args.drain_timeout)
+        wall1 = time.perf_counter()
+        server_cpu = cpu_seconds(server.proc.pid) - server_cpu0
+        bench_cpu = time.process_time() - bench_cpu0
+        ticks1 = machine_ticks()
+        if not complete:
+            wall1 -= args.drain_timeout
+        wall = wall1 - wall0
+        latencies: list[float] = []
+        last_receive = first_send
+        for client in clients:
+            for received_at, data in client.received:
+                stamp = _STAMP.search(data)
+                if stamp is None:
+                    continue
+                sent = int(stamp.group(2).translate(_TO_DIGITS))
+                latencies.append((received_at - sent) / 1e6)
+                last_receive = max(last_receive, received_at)
+            client.received.clear()
+        latencies.sort()
+        deliveries = len(latencies)
+        span = (last_receive - first_send) / 1e9
+        clk = os.sysconf("SC_CLK_TCK")
+        errors = [e for c in (*clients, sender) for e in c.errors]
+        row = {
+            "server": server.kind,
+            "clients": n,
+            "window": args.window,
+            "messages": m,
+            "messages_per_s": m / span if span > 0 else math.nan,
+            "expected_deliveries": n * m,
+            "deliveries": deliveries,
+            "lost": n * m - deliveries,
+            "deliveries_per_s": deliveries / span if span > 0 else math.nan,
+            "p50_ms": percentile(latencies, 0.50),
+            "p99_ms": percentile(latencies, 0.99),
+            "max_ms": latencies[-1] if latencies else math.nan,
+            "span_s": span,
+            "join_s": join_seconds,
+            "server_cpu_percent": 100 * server_cpu / wall,
+            "server_cpu_us_per_delivery": 1e6 * server_cpu / deliveries if deliveries else math.nan,
+            "bench_cpu_percent": 100 * bench_cpu / wall,
+            "other_cpu_percent": 100 * (ticks1[0] - ticks0[0]) / clk / wall
+            - 100 * (server_cpu + bench_cpu) / wall,
+            "clients_closed": sum(1 for c in clients if c.task.done()),
+            "error_frames": len(errors),
+            "first_error": errors[0] if errors else None,
+            "complete": complete,
+        }
+        print(
+            f"  {server.kind} x {n}: {m} messages, {deliveries} deliveries in {span:.1f} s = "
+            f"{row['deliveries_per_s']:,.0f}/s, p99 {row['p99_ms']:.1f} ms, "
+            f"server CPU {row['server_cpu_percent']:.0f}%, bench CPU "
+            f"{row['bench_cpu_percent']:.0f}%, other {row['other_cpu_percent']:.0f}%",
+            flush=True,
+        )
+        return row
+    finally:
+        pinger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pinger
+        gc.enable()
+        gc.unfreeze()
+        everyone = [*clients, *([sender] if sender else [])]
+        for client in everyone:
+            client.ws.transport.abort()
+        await asyncio.gather(*(c.task for c in everyone), return_exceptions=True)
+
+
+async def run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each client count, each server (alternating which goes first), one fresh server each."""
+    counts = args.counts
+    limit = raise_fd_limit()
+    if limit < 2 * max(counts) + 100:
+        raise SystemExit(f"RLIMIT_NOFILE is {limit}: too few files for {max(counts)} clients")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, SECRET_ENV: secrets.token_urlsafe(48)}
+    os.environ[SECRET_ENV] = env[SECRET_ENV]
+    kinds = ["bare", "ours"] if args.only == "both" else [args.only]
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="ac-bench-") as tmp:
+        template = Path(tmp) / "template.sqlite3"
+        sender_cookie, cookies = None, None
+        if "ours" in kinds:
+            # Seeded once for the largest count; each run gets a fresh copy.
+            began = time.perf_counter()
+            sender_cookie, cookies = await seed(str(template), 0, max(counts))
+            print(
+                f"  ours: seeded {max(counts)} members in {time.perf_counter() - began:.1f} s",
+                flush=True,
+            )
+        for index, n in enumerate(counts):
+            for kind in kinds if index % 2 == 0 else kinds[::-1]:
+                db_path = str(Path(tmp) / f"run-{n}.sqlite3") if kind == "ours" else None
+                tries: list[dict[str, Any]] = []
+                for attempt in range(1 + args.retries):
+                    port = free_port()
+                    if db_path:
+                        shutil.copyfile(template, db_path)
+                    quiet = None
+                    if args.wait_quiet:
+                        began = time.perf_counter()
+                        quiet = await wait_quiet(args.wait_quiet)
+                        print(
+                            f"  {kind} x {n}: the machine was "
+                            f"{'quiet' if quiet else 'still busy'} "
+                            f"after {time.perf_counter() - began:.0f} s",
+                            flush=True,
+                        )
+                    server = start_server(kind, port, db_path, None, env, args.gc_log)
+                    server.sender_cookie = sender_cookie if kind == "ours" else None
+                    server.cookies = cookies if kind == "ours" else None
+                    try:
+                        await wait_listening(server)
+                        row = await measure_saturated(server, n, args)
+                    finally:
+                        stop_server(server)
+                    tries.append({**row, "attempt": attempt + 1, "quiet_start": quiet})
+                    if row["other_cpu_percent"] <= args.max_other:
+                        break
+                    if attempt < args.retries:
+                        print(f"  {kind} x {n}: shared, measuring again", flush=True)
+                # The least shared attempt is the one charted; all are kept.
+                best = min(tries, key=lambda r: r["other_cpu_percent"])
+                for row in tries:
+                    row["charted"] = row is best
+                rows.extend(tries)
+                if db_path:
+                    os.remove(db_path)
+    return rows
+
+
+def sweep_chart(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    rows = [r for r in rows if r.get("charted", True)]
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 4.5), dpi=100)
+    styles = {"ours": ("tab:blue", "o"), "bare": ("tab:gray", "s")}
+    for kind in ("bare", "ours"):
+        mine = sorted((r for r in rows if r["server"] == kind), key=lambda r: r["clients"])
+        if not mine:
+            continue
+        colour, marker = styles[kind]
+        label = "ours (community)" if kind == "ours" else "bare websockets"
+        xs = [r["clients"] for r in mine]
+        left.plot(
+            xs, [r["deliveries_per_s"] for r in mine], marker=marker, color=colour, label=label
+        )
+        right.plot(xs, [r["p99_ms"] for r in mine], marker=marker, color=colour, label=label)
+    for axes in (left, right):
+        axes.set_xscale("log")
+        axes.set_xlabel("clients in the room")
+        axes.set_xticks(sorted({r["clients"] for r in rows}))
+        axes.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axes.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+        axes.grid(True, alpha=0.3)
+        axes.legend()
+    left.set_ylabel("deliveries per second")
+    left.set_ylim(bottom=0)
+    left.set_title("Sustained deliveries/s")
+    right.set_ylabel("p99 latency, ms")
+    right.set_ylim(bottom=0)
+    right.set_title("p99 send to delivery")
+    window = rows[0]["window"] if rows else 0
+    fig.suptitle(f"Chat fan-out, closed loop ({window} messages in flight), 2 CPUs")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def sweep_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    header = (
+        f"{'clients':>7} {'server':<6} {'msg/s':>7} {'deliv/s':>9} {'lost':>5} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'srv cpu':>7} {'srv us/d':>8} {'bench cpu':>9} {'other cpu':>9}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for row in sorted(rows, key=lambda r: (r["clients"], r["server"], r.get("attempt", 1))):
+        mark = "" if row.get("charted", True) else "  (not charted: more shared)"
+        print(
+            f"{row['clients']:>7} {row['server']:<6} {row['messages_per_s']:>7.1f} "
+            f"{row['deliveries_per_s']:>9,.0f} {row['lost']:>5} {row['p50_ms']:>8.1f} "
+            f"{row['p99_ms']:>8.1f} {row['server_cpu_percent']:>6.0f}% "
+            f"{row['server_cpu_us_per_delivery']:>8.1f} {row['bench_cpu_percent']:>8.0f}% "
+            f"{row['other_cpu_percent']:>8.0f}%{mark}"
+        )
+    ratios = []
+    for n in args.counts:
+        pair = {r["server"]: r for r in rows if r["clients"] == n and r.get("charted", True)}
+        if "ours" in pair and "bare" in pair:
+            throughput = pair["ours"]["deliveries_per_s"] / pair["bare"]["deliveries_per_s"]
+            p99 = pair["ours"]["p99_ms"] / pair["bare"]["p99_ms"]
+            shared = max(pair["ours"]["other_cpu_percent"], pair["bare"]["other_cpu_percent"])
+            ratios.append(
+                {"clients": n, "deliveries_per_s": throughput, "p99": p99, "shared": shared > 50}
+            )
+            print(
+                f"{n:>7} clients: deliveries/s ours/bare {throughput:.2f}x "
+                f"(target >= 1.0x: {'met' if throughput >= 1.0 else 'MISSED'}), "
+                f"p99 ours/bare {p99:.2f}x{' (shared)' if shared > 50 else ''}"
+            )
+    for row in rows:
+        if row["clients_closed"] or row["error_frames"] or not row["complete"]:
+            print(
+                f"{row['server']} x {row['clients']}: {row['clients_closed']} clients closed, "
+                f"{row['error_frames']} error frames (first: {row['first_error']}), "
+                f"{'complete' if row['complete'] else 'stalled'}"
+            )
+    return {
+        "date": dt.datetime.now(dt.UTC).date().isoformat(),
+        "command": " ".join([".venv/bin/python", "bench/chat_fanout.py", *sys.argv[1:]]),
+        "machine": machine(),
+        "settings": {
+            "counts": args.counts,
+            "window": args.window,
+            "seconds": args.seconds,
+            "warmup_seconds": args.warmup_seconds,
+            "batch": args.batch,
+            "max_other": args.max_other,
+            "retries": args.retries,
+        },
+        "runs": rows,
+        "ratios": ratios,
+    }
+
+
+def parse_counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("client counts must be positive integers")
+    return counts
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--clients", type=int, default=1000, help="subscribers (default 1000)")
@@ -883,6 +1226,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(bench/results/chat_fanout_<server>.log)",
     )
     parser.add_argument("--output", type=Path, help="JSON results (bench/results/chat_fanout.json)")
+    sweep = parser.add_argument_group(
+        "sweep",
+        "deliveries/s against clients, closed loop (--sweep; --batch, --only, "
+        "--quiet, --drain-timeout, --wait-quiet and --gc-log apply too)",
+    )
+    sweep.add_argument(
+        "--sweep",
+        action="store_true",
+        help="run each server at each of --counts clients, sending as fast as a window of "
+        "--window messages in flight allows (bench/results/chat_fanout_sweep.json)",
+    )
+    sweep.add_argument(
+        "--counts",
+        type=parse_counts,
+        default=[50, 100, 200, 500, 1000],
+        help="client counts, comma-separated (50,100,200,500,1000)",
+    )
+    sweep.add_argument(
+        "--window", type=int, default=4, help="messages in flight at most, closed loop (4)"
+    )
+    sweep.add_argument(
+        "--seconds", type=float, default=10.0, help="measured seconds of sending per run (10)"
+    )
+    sweep.add_argument(
+        "--warmup-seconds", type=float, default=2.0, help="unmeasured sending first (2)"
+    )
+    sweep.add_argument(
+        "--max-other",
+        type=float,
+        default=50.0,
+        metavar="PERCENT",
+        help="a run during which other processes used more CPU than this (percent of one "
+        "CPU) counts as shared and is measured again, up to --retries times; the least "
+        "shared is charted (50)",
+    )
+    sweep.add_argument(
+        "--retries", type=int, default=1, help="measurements again of a shared run (1)"
+    )
+    sweep.add_argument(
+        "--chart",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write docs/images/chat_fanout.png (default on)",
+    )
     # How this file runs the servers in subprocesses.
     parser.add_argument("--serve", choices=["ours", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -905,6 +1292,23 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.serve == "bare":
         serve_bare(args.port, args.profile_out)
+        return
+    if args.sweep:
+        print(
+            f"chat fan-out sweep: {args.counts} clients, closed loop, {args.window} messages "
+            f"in flight, {args.seconds:g} s each",
+            flush=True,
+        )
+        rows = asyncio.run(run_sweep(args))
+        summary = sweep_report(rows, args)
+        output = args.output or RESULTS / "chat_fanout_sweep.json"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"\nwritten to {output}")
+        if args.chart:
+            chart = HERE.parent / "docs" / "images" / "chat_fanout.png"
+            sweep_chart(rows, chart)
+            print(f"chart: {chart.relative_to(HERE.parent)}")
         return
     print(
         f"chat fan-out: {args.clients} clients, {args.messages} messages at "
