@@ -335,7 +335,7 @@ class Chat:
                 pass  # made meanwhile by the member's other connection
 
     async def unread(self, member: Member, room: Room) -> int:
-        return (await unread_counts(member.id, [room.id])).get(room.id, 0)
+        return (await unread_counts(member.id, [room])).get(room.id, 0)
 
     # -- direct conversations ------------------------------------------------------
 
@@ -396,7 +396,7 @@ class Chat:
             .select_related("member")
         )
         with_whom = {o.room_id: o.member for o in others}
-        unread = await unread_counts(member.id, room_ids)
+        unread = await unread_counts(member.id, [r.room for r in rows])
         return [
             {
                 "slug": r.room.slug,
@@ -429,25 +429,40 @@ class Chat:
             await Block.filter(member_id=member.id, blocked_id=other.id).delete()
 
 
-async def unread_counts(member_id: int, room_ids: list[int]) -> dict[int, int]:
-    """Visible messages from others after the member's read marker, per room, in one query."""
-    if not room_ids:
-        return {}
-    from tortoise.functions import Count
+#: Unread counts stop here: a member further behind than this many messages
+#: has ``UNREAD_MAX`` (shown as "100+"), so a count never reads more than this
+#: many index entries, however long the member was away.
+UNREAD_MAX = 100
 
+
+async def unread_counts(member_id: int, rooms: list[Room]) -> dict[int, int]:
+    """Visible messages from others after the member's read marker, per room, up to UNREAD_MAX.
+
+    One bounded index range per room that has anything new: counting the whole
+    history after an old marker (or none) read every message of a busy room, and one
+    query OR-ing the rooms together made both engines scan the table.
+    """
+    if not rooms:
+        return {}
     markers = dict(
-        await ReadMarker.filter(member_id=member_id, room_id__in=room_ids).values_list(
+        await ReadMarker.filter(member_id=member_id, room_id__in=[r.id for r in rooms]).values_list(
             "room_id", "seq"
         )
     )
-    conditions = Q()
-    for room_id in room_ids:
-        conditions |= Q(room_id=room_id, seq__gt=markers.get(room_id, 0))
-    rows = (
-        await Message.filter(conditions, state=PostState.VISIBLE)
-        .exclude(author_id=member_id)
-        .annotate(count=Count("id"))
-        .group_by("room_id")
-        .values_list("room_id", "count")
-    )
-    return {room_id: count for room_id, count in rows}
+    counts: dict[int, int] = {}
+    for room in rooms:
+        marker = markers.get(room.id, 0)
+        if marker >= room.last_seq:
+            continue
+        if room.last_seq - marker > UNREAD_MAX:
+            # Every message after the marker is by someone else (sending moves it).
+            counts[room.id] = UNREAD_MAX
+            continue
+        count = (
+            await Message.filter(room_id=room.id, seq__gt=marker, state=PostState.VISIBLE)
+            .exclude(author_id=member_id)
+            .count()
+        )
+        if count:
+            counts[room.id] = count
+    return counts

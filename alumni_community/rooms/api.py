@@ -214,7 +214,6 @@ async def get_thread(request: Request) -> Response:
     member, _ = require_member(request)
     rooms = _rooms(request)
     thread, page = await rooms.thread_page(member, _id(request), request.query_params.get("cursor"))
-    await thread.fetch_related("author")
     return JSONResponse(
         {"thread": rooms.thread_json(thread), "posts": {"items": page.items, "next": page.next}}
     )

@@ -150,7 +150,7 @@ class Rooms:
         rooms = await query.order_by("position", "name")
         from ..chat.service import unread_counts
 
-        unread = await unread_counts(member.id, [room.id for room in rooms])
+        unread = await unread_counts(member.id, list(rooms))
         return [{**self.room_json(room), "unread": unread.get(room.id, 0)} for room in rooms]
 
     def room_json(self, room: Room) -> dict[str, Any]:
@@ -355,11 +355,19 @@ class Rooms:
                 raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]}) from None
             if not 0 <= ident <= MAX_ID:
                 raise ValidationFailed({"cursor": ["is not a cursor this list gave out"]})
-            query = query.filter(
-                Q(pinned__lt=pinned)
-                | Q(pinned=pinned, last_post_at__lt=last)
-                | Q(pinned=pinned, last_post_at=last, id__lt=ident)
-            )
+            if pinned:
+                query = query.filter(
+                    Q(pinned__lt=pinned)
+                    | Q(pinned=pinned, last_post_at__lt=last)
+                    | Q(pinned=pinned, last_post_at=last, id__lt=ident)
+                )
+            else:
+                # The same condition, written as a range both engines read from the
+                # cursor down the (room, pinned, last_post_at, id) index; the OR form
+                # walked the index from the top, like an OFFSET.
+                query = query.filter(pinned=False, last_post_at__lte=last).filter(
+                    Q(last_post_at__lt=last) | Q(id__lt=ident)
+                )
         threads = (
             await query.order_by("-pinned", "-last_post_at", "-id")
             .limit(PAGE_SIZE + 1)
@@ -430,7 +438,10 @@ class Rooms:
     # -- posts -----------------------------------------------------------------
 
     async def visible_thread(self, member: Member, thread_id: int) -> Thread:
-        thread = await Thread.get_or_none(id=thread_id, deleted=False).select_related("room")
+        # The author too: every caller that shows the thread needs it (one query, not two).
+        thread = await Thread.get_or_none(id=thread_id, deleted=False).select_related(
+            "room", "author"
+        )
         if thread is None or not await self._may_see(member, thread.room):
             raise NotFound("No such thread.")
         if not is_moderator(member) and thread.post_count == 0 and thread.author_id != member.id:

@@ -277,7 +277,6 @@ async def _thread_page(
         )
     except CommunityError as error:
         return error_page(request, error)
-    await thread.fetch_related("author")
     return render(
         request,
         "community/thread.html",

@@ -8,6 +8,7 @@ import pytest
 
 from alumni_community.identity.models import Member, MemberStatus, Role
 from alumni_community.moderation.models import ReviewItem
+from alumni_community.rooms.models import Thread
 
 from .conftest import World, make_room
 
@@ -306,6 +307,37 @@ async def test_posts_and_threads_page_by_cursor_without_gaps(world: World) -> No
     assert titles == [f"t{i}" for i in reversed(range(40))] + ["long"]
     bad = await mod.get("/rooms/open-room/threads", params={"cursor": "not-a-cursor"})
     assert bad.status_code == 422
+
+
+async def test_thread_pages_keep_the_order_across_pins_and_equal_times(world: World) -> None:
+    """Pages of a room's threads, walked by cursor, are exactly the list in one piece: pinned
+    first, then by last activity, ties broken by id, with a page edge inside a run of threads
+    active at the same second and another at the pinned/unpinned boundary."""
+    mod = await world.member("mod-a", Role.MODERATOR)
+    await make_room(mod, "busy", moderation="open")
+    ids = []
+    for i in range(70):
+        if i % 7 == 0:
+            world.advance(seconds=1)  # runs of seven threads share a time
+        made = await mod.post("/rooms/busy/threads", json={"title": f"t{i}", "body": "x"})
+        ids.append(made.json()["thread"]["id"])
+    pinned = [ids[3], ids[40], ids[41]]
+    for thread_id in pinned:
+        assert (await mod.patch(f"/threads/{thread_id}", json={"pinned": True})).status_code == 200
+    rows = await Thread.filter(room__slug="busy").values_list("id", "pinned", "last_post_at")
+    expected = [r[0] for r in sorted(rows, key=lambda r: (r[1], r[2], r[0]), reverse=True)]
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"cursor": cursor} if cursor else {}
+        page = (await mod.get("/rooms/busy/threads", params=params)).json()
+        seen += [t["id"] for t in page["items"]]
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert seen == expected
+    assert seen[:3] == sorted(pinned, reverse=True)
 
 
 async def test_listing_threads_costs_the_same_queries_for_5_or_25(
