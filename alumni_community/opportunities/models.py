@@ -93,7 +93,8 @@ class Slot(Model):
     class Meta:
         table = "ac_slot"
         app = "alumni_community"
-        indexes = (("starts_at",),)
+        # Reminders by time; a listing's slots in order.
+        indexes = (("starts_at",), ("opportunity_id", "starts_at"))
 
 
 class SignupStatus(StrEnum):
