@@ -6,15 +6,27 @@ allowed (we take up to 1024 bytes), no composition rules, not one of the
 member's own handle.
 
 Hashing is argon2id with argon2-cffi's defaults (RFC 9106's low-memory
-profile: 64 MiB, 3 passes). Each hash holds 64 MiB and ~0.1 s of a core, so
-hashes run in a small thread pool of their own: a login storm queues there
-instead of stalling chat or starving the host's default executor.
+profile: 64 MiB, 3 passes, 4 lanes). Each hash holds 64 MiB and about
+0.16 s of CPU, spread over up to 4 lane threads, so hashes run in a small
+thread pool of their own: a login storm queues there instead of starving
+the host's default executor.
+
+Being off the event loop is not enough: two workers of 4 lanes fill two
+cores, and the event loop's thread then waits for a CPU behind them (chat's
+p99 rose 10x on two cores while 50 sign-ins hashed: docs/performance.md,
+"Login storm"). On Linux the pool's threads (and the lane threads they
+start, which inherit it) run under ``SCHED_IDLE``: any other thread that
+wakes takes the CPU from a hash at once. Hashes still get the idle time,
+which is nearly all of it on a web server; a host whose CPUs are busy all
+the time would see sign-ins slow down rather than everything else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
@@ -52,6 +64,15 @@ def check_policy(password: str, *, handle: str) -> None:
         raise PasswordError("is one of the most common passwords; choose a less guessable one")
 
 
+def _yield_to_everything_else() -> None:
+    """Run this thread (and threads it starts) only when no other thread wants the CPU."""
+    policy = getattr(os, "SCHED_IDLE", None)
+    if policy is None:  # not Linux
+        return
+    with contextlib.suppress(OSError):  # lowering one's own priority needs no privilege
+        os.sched_setscheduler(0, policy, os.sched_param(0))
+
+
 class Hasher:
     """argon2id hashing and verification in a bounded pool of worker threads."""
 
@@ -66,7 +87,11 @@ class Hasher:
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="ac-argon2")
+            self._pool = ThreadPoolExecutor(
+                self._workers,
+                thread_name_prefix="ac-argon2",
+                initializer=_yield_to_everything_else,
+            )
         return self._pool
 
     async def _run(self, func: object, *args: str) -> object:
