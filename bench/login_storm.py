@@ -42,15 +42,16 @@ context switches, this process's CPU, and everything else on the machine
 ``--variant`` picks how the server hashes; several run one after another,
 each with its own server and database, in the same invocation:
 
-- ``library``: as the library is (``password_hash_workers`` threads, 2 by default).
-- ``bounded``: ``password_hash_workers = max(1, cores - 1)`` (a setting).
-- ``niced``: the library's pool, with each hashing thread at nice 19 (set by
-  the pool's initializer, patched in the server subprocess only), so the
-  event loop thread always wins a CPU against a hash. argon2's lane threads
-  (it starts 4 per slice of each pass) inherit it.
-- ``idle``: the same with ``SCHED_IDLE`` instead of nice 19: any other thread
-  that wakes preempts a hash at once (nice 19 only weighs it down).
-- ``bounded-niced``, ``bounded-idle``: both changes.
+- ``library``: as the library is: ``password_hash_workers`` threads (2 by
+  default) under ``SCHED_IDLE``, so any other thread that wakes preempts a
+  hash at once; argon2's lane threads (it starts 4 per slice of each pass)
+  inherit it.
+- ``normal``: the same pool at normal priority, as the library hashed until
+  2026-11-28 (the pool's initializer patched away in the server subprocess
+  only): the baseline the fix is measured against.
+- ``niced``: the pool at nice 19 instead (only weighs a hash down).
+- ``bounded``: ``normal`` with ``password_hash_workers = max(1, cores - 1)``
+  (a setting).
 
 The clients run in this process, on the same machine: hash threads crowd
 them out too, which a remote client would not see. ``--client-nice -10``
@@ -60,7 +61,7 @@ server's own; the clients' own CPU wait is reported either way.
 Usage (``make bench`` runs the first)::
 
     .venv/bin/python bench/login_storm.py                      # N=100, S=50, M=300 at 10/s, R=2
-    .venv/bin/python bench/login_storm.py --variant library niced --wait-quiet 600
+    .venv/bin/python bench/login_storm.py --variant normal library niced --wait-quiet 600
     .venv/bin/python bench/login_storm.py --messages 50 --repeat 1     # a small check
     .venv/bin/python bench/login_storm.py --profile    # py-spy the server over the first storm
 
@@ -128,7 +129,7 @@ SIGN_IN_PATH = MOUNT + "/api/v1/session"
 STORM_HANDLE = "s{:05d}"
 #: A limit no storm reaches: a million an hour.
 NO_LIMIT = (1_000_000, 3600)
-VARIANTS = ("library", "bounded", "niced", "idle", "bounded-niced", "bounded-idle")
+VARIANTS = ("library", "normal", "niced", "bounded")
 _TO_LETTERS = str.maketrans("0123456789", "abcdefghij")
 _TO_DIGITS = str.maketrans("abcdefghij", "0123456789")
 _STAMP = re.compile(r"(calm|storm)([a-j]+) (\d+) ([a-j]+)")
@@ -155,30 +156,22 @@ def storm_settings(db_path: str, port: int, variant: str) -> Any:
     return dataclasses.replace(community_settings(db_path, port), **changes)
 
 
-def lower_hash_priority(idle: bool) -> None:
-    """Patch the hasher's pool so each of its threads runs at nice 19, or SCHED_IDLE.
+def hash_priority(variant: str) -> None:
+    """Patch the hasher pool's thread initializer: normal priority, or nice 19.
 
     Both are per thread on Linux, and inherited by the threads argon2 starts.
     """
     import threading
-    from concurrent.futures import ThreadPoolExecutor
 
     from alumni_community.identity import passwords
 
-    def lower_priority() -> None:
-        if idle:
-            os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
-        else:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    def normal() -> None:
+        pass
 
-    def executor(self: Any) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                self._workers, thread_name_prefix="ac-argon2", initializer=lower_priority
-            )
-        return self._pool
+    def niced() -> None:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
-    passwords.Hasher._executor = executor  # type: ignore[method-assign]
+    passwords._yield_to_everything_else = niced if variant == "niced" else normal
 
 
 def serve(port: int, db_path: str, variant: str) -> None:
@@ -191,8 +184,8 @@ def serve(port: int, db_path: str, variant: str) -> None:
     if os.getpriority(os.PRIO_PROCESS, 0) != 0:
         # Not the clients' priority (--client-nice): the server runs as a host's would.
         os.setpriority(os.PRIO_PROCESS, 0, 0)
-    if variant.endswith(("niced", "idle")):
-        lower_hash_priority(idle=variant.endswith("idle"))
+    if variant != "library":
+        hash_priority(variant)
     settings = storm_settings(db_path, port, variant)
     print(
         f"argon2id {settings.password_hash_memory_kib} KiB x {settings.password_hash_passes} "
@@ -603,11 +596,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--variant",
         nargs="+",
         choices=VARIANTS,
-        default=["library"],
-        help="how the server hashes: library (as is), bounded (max(1, cores-1) "
-        "threads), niced (hash threads at nice 19), idle (SCHED_IDLE hash threads), "
-        "bounded-niced and bounded-idle (both); "
-        "several run in turn (library)",
+        default=["normal", "library"],
+        help="how the server hashes: library (as is: SCHED_IDLE hash threads), normal "
+        "(normal priority, the library before), niced (nice 19), bounded (normal, "
+        "max(1, cores-1) threads); several run in turn (normal library)",
     )
     parser.add_argument(
         "--client-nice",

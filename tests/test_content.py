@@ -21,6 +21,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alumni_community.content import (
     ALLOWED_ATTRIBUTES,
@@ -432,3 +434,45 @@ def test_sanitize_html_alone(fragment: str, expected: str) -> None:
 )
 def test_render_title(text: str, expected: str) -> None:
     assert render_title(text) == expected
+
+
+def _old_canonical(value: str) -> str | None:
+    """The URL reading before its fast paths: every value decoded, every character's
+    Unicode category looked up. The fast paths must answer exactly as this does."""
+    for _ in range(4):
+        decoded = urllib.parse.unquote(html.unescape(value))
+        if decoded == value:
+            return "".join(c for c in value if unicodedata.category(c)[0] not in "CZ").lower()
+        value = decoded
+    return None
+
+
+def _old_is_safe_url(url: str) -> bool:
+    canonical = _old_canonical(url)
+    if canonical is None:
+        return False
+    scheme = re.match(r"[a-z][a-z0-9+.\-]*:", canonical, re.IGNORECASE)
+    return scheme is None or scheme.group()[:-1] in SAFE_SCHEMES
+
+
+def _old_has_forbidden_scheme(value: str) -> bool:
+    canonical = _old_canonical(value)
+    return canonical is None or canonical.startswith(FORBIDDEN_SCHEMES)
+
+
+_URL_PIECES = [
+    "javascript", "JaVaScRiPt", "data", "vbscript", "http", "mailto", ":", "&", "%", "#",
+    "&colon;", "&#58;", "&#x3a;", "%3a", "%253A", "&amp;", "\t", "\n", "\x00", "\x01", "\x7f",
+    " ", "\u00a0", "\u2028", "\u200b", "\ufeff", "java\x03script", "/", "?", "a", "Z", "é",
+    "\uff1a", "%", "25", "3", "A",
+]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_URL_PIECES), max_size=8).map("".join) | st.text(max_size=30))
+def test_the_url_checks_fast_paths_answer_as_the_full_reading_does(value: str) -> None:
+    from alumni_community import content
+
+    assert content._is_safe_url(value) == _old_is_safe_url(value)
+    assert content._has_forbidden_scheme(value) == _old_has_forbidden_scheme(value)
+    assert content._canonical(value) == _old_canonical(value)
