@@ -166,15 +166,11 @@ def log_gc_pauses(longer_than_ms: float = 5.0) -> None:
     gc.callbacks.append(note)
 
 
-def serve_ours(port: int, db_path: str, profile_out: str | None) -> None:
+def run_uvicorn(app: Any, port: int, lifespan: str = "on") -> None:
+    """Serve ``app`` as every bench server is served: one uvicorn process on loopback,
+    ``websockets-sansio``, no per-message deflate, log level warning."""
     import uvicorn
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
 
-    from alumni_community import Community
-
-    community = Community(community_settings(db_path, port))
-    app = Starlette(routes=[Mount(MOUNT, app=community)], lifespan=community.lifespan)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -182,10 +178,26 @@ def serve_ours(port: int, db_path: str, profile_out: str | None) -> None:
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         log_level="warning",
-        lifespan="on",
+        lifespan=lifespan,
     )
+    uvicorn.Server(config).run()
+
+
+def serve_community(settings: Any, port: int) -> None:
+    """The community with ``settings``, mounted at ``MOUNT`` in a Starlette app, served."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from alumni_community import Community
+
+    community = Community(settings)
+    app = Starlette(routes=[Mount(MOUNT, app=community)], lifespan=community.lifespan)
+    run_uvicorn(app, port)
+
+
+def serve_ours(port: int, db_path: str, profile_out: str | None) -> None:
     with profiling(profile_out):
-        uvicorn.Server(config).run()
+        serve_community(community_settings(db_path, port), port)
 
 
 def serve_bare(port: int, profile_out: str | None) -> None:
@@ -236,11 +248,15 @@ async def seed(db_path: str, port: int, clients: int) -> tuple[str, list[str]]:
 
     Returns the moderator's cookie and the members' cookies.
     """
+    return await seed_community(community_settings(db_path, port), clients)
+
+
+async def seed_community(settings: Any, clients: int) -> tuple[str, list[str]]:
+    """``seed`` with any settings (any database)."""
     from alumni_community import Community
     from alumni_community.db import migrate
     from alumni_community.identity.models import Role
 
-    settings = community_settings(db_path, port)
     await migrate(settings)
     community = Community(settings)
     async with community.lifespan():

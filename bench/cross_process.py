@@ -85,7 +85,6 @@ if __package__ in (None, ""):
 from bench.chat_fanout import (
     MOUNT,
     RESULTS,
-    ROOM,
     Client,
     Probe,
     Server,
@@ -98,7 +97,9 @@ from bench.chat_fanout import (
     open_client,
     percentile,
     raise_fd_limit,
+    seed_community,
     send_messages,
+    serve_community,
     settle,
     stop_server,
     wait_for,
@@ -132,24 +133,9 @@ def serve(port: int, parent: int) -> None:
     _die_with_parent()
     if os.getppid() != parent:
         return
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
+    from alumni_community import Settings
 
-    from alumni_community import Community, Settings
-
-    community = Community(Settings.from_env())
-    app = Starlette(routes=[Mount(MOUNT, app=community)], lifespan=community.lifespan)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_level="warning",
-        lifespan="on",
-    )
-    uvicorn.Server(config).run()
+    serve_community(Settings.from_env(), port)
 
 
 def start_server(
@@ -225,9 +211,7 @@ async def seed(database_url: str, clients: int) -> tuple[str, list[str]]:
 
     Returns the moderator's cookie and the members' cookies.
     """
-    from alumni_community import Community, Settings
-    from alumni_community.db import migrate
-    from alumni_community.identity.models import Role
+    from alumni_community import Settings
 
     settings = Settings(
         database_url=database_url,
@@ -238,22 +222,7 @@ async def seed(database_url: str, clients: int) -> tuple[str, list[str]]:
         # Seeding needs no broker between processes.
         broker_url="memory://",
     )
-    await migrate(settings)
-    community = Community(settings)
-    async with community.lifespan():
-        with community.database.activate():
-            accounts = community.accounts
-            moderator, _ = await accounts.create_member("bench-mod", PASSWORD, Role.MODERATOR)
-            await community.rooms.create_room(
-                moderator, {"slug": ROOM, "name": "Bench", "moderation": "open"}
-            )
-            token, _ = await accounts._new_session(moderator, "bench", via_host=False)
-            cookies = []
-            for i in range(clients):
-                member, _ = await accounts.create_member(f"m{i:05d}", PASSWORD, Role.MEMBER)
-                member_token, _ = await accounts._new_session(member, "bench", via_host=False)
-                cookies.append(f"ac_session={member_token}")
-    return f"ac_session={token}", cookies
+    return await seed_community(settings, clients)
 
 
 # -- one round -------------------------------------------------------------------------------

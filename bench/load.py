@@ -91,7 +91,7 @@ from websockets.exceptions import ConnectionClosed
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.chat_fanout import cpu_seconds, free_port, origin_of, percentile
+from bench.chat_fanout import cpu_seconds, free_port, origin_of, percentile, serve_community
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -207,23 +207,9 @@ def serve(port: int, parent: int) -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:
         return
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
+    from alumni_community import Settings
 
-    from alumni_community import Community, Settings
-
-    community = Community(Settings.from_env())
-    app = Starlette(routes=[Mount(MOUNT, app=community)], lifespan=community.lifespan)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        log_level="warning",
-        lifespan="on",
-    )
-    uvicorn.Server(config).run()
+    serve_community(Settings.from_env(), port)
 
 
 def server_env(database_url: str, secret: str, port: int) -> dict[str, str]:

@@ -116,6 +116,7 @@ from bench.chat_fanout import (
     raise_fd_limit,
     seed,
     send_messages,
+    serve_community,
     settle,
     stop_server,
     wait_for,
@@ -175,12 +176,6 @@ def hash_priority(variant: str) -> None:
 
 
 def serve(port: int, db_path: str, variant: str) -> None:
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
-
-    from alumni_community import Community
-
     if os.getpriority(os.PRIO_PROCESS, 0) != 0:
         # Not the clients' priority (--client-nice): the server runs as a host's would.
         os.setpriority(os.PRIO_PROCESS, 0, 0)
@@ -193,18 +188,7 @@ def serve(port: int, db_path: str, variant: str) -> None:
         file=sys.stderr,
         flush=True,
     )
-    community = Community(settings)
-    app = Starlette(routes=[Mount(MOUNT, app=community)], lifespan=community.lifespan)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_level="warning",
-        lifespan="on",
-    )
-    uvicorn.Server(config).run()
+    serve_community(settings, port)
 
 
 def start_server(port: int, db_path: str, variant: str, env: dict[str, str]) -> Server:

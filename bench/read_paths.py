@@ -646,19 +646,24 @@ async def seed(engine: str, database_url: str, posts: int, seed_value: int) -> W
     await analyze(engine, database_url)
     seconds["analyze"] = time.perf_counter() - began
 
-    # The deep pages' cursors, encoded as the API encodes its own.
-    from alumni_community.rooms.service import _encode
+    # The deep pages' cursors, encoded as the API encodes its own: 90% of the way
+    # in, but always with a full page after them (a short last page would be
+    # cheaper to serve, and make a small database look slower in the ratios).
+    from alumni_community.rooms.service import PAGE_SIZE, _encode
+
+    def deep(rows: int) -> int:
+        return max(0, min(int(rows * DEEP), rows - PAGE_SIZE - 1))
 
     long_posts = [
         plan.first_post_id + k for k in range(posts) if plan.owner[k] == 0 and plan.state[k] == 0
     ]
-    thread_deep = _encode([long_posts[int(len(long_posts) * DEEP)]])
+    thread_deep = _encode([long_posts[deep(len(long_posts))]])
     general = sorted(
         (row for row in plan.thread_rows if row[1] == room_ids[0] and row[6] > 0),
         key=lambda row: (row[7], _as_datetime(row[5]), row[0]),
         reverse=True,
     )
-    deep_row = general[int(len(general) * DEEP)]
+    deep_row = general[deep(len(general))]
     room_deep = _encode([deep_row[7], _as_datetime(deep_row[5]).isoformat(), deep_row[0]])
     long_id = plan.first_thread_id
     slug = ROOMS[0][0]

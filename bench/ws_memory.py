@@ -47,6 +47,7 @@ from bench.chat_fanout import (
     keep_alive,
     machine,
     raise_fd_limit,
+    run_uvicorn,
     seed,
     start_server,
     stop_server,
@@ -85,7 +86,6 @@ def serve_traced(port: int, db_path: str, out: str) -> None:
 def serve_starlette(port: int) -> None:
     """The floor under ours: a plain Starlette WebSocket route under the same uvicorn options,
     answering ``subscribe`` and ``ping`` and holding the socket, with no community around it."""
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import Mount, WebSocketRoute
     from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -104,16 +104,7 @@ def serve_starlette(port: int) -> None:
 
     inner = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
     app = Starlette(routes=[Mount(MOUNT, app=inner)])
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_level="warning",
-        lifespan="off",
-    )
-    uvicorn.Server(config).run()
+    run_uvicorn(app, port, lifespan="off")
 
 
 def start_own(kind: str, port: int, db_path: str | None, out: str, env: dict[str, str]) -> Server:
