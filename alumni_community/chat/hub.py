@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -64,6 +65,9 @@ PRESENCE_QUIET = 0.25
 PRESENCE_QUIET_MAX = 5.0
 #: A presence frame names at most this many handles, and counts the rest.
 PRESENCE_NAMES = 50
+#: The handles one process tells the others about fit in this many bytes of JSON
+#: (PostgreSQL's NOTIFY carries at most 8,000; the rest of the event is small).
+PRESENCE_EVENT_BYTES = 6000
 #: How often sockets' sessions are checked for expiry (and kept from idling out).
 SWEEP_EVERY = 30.0
 
@@ -267,8 +271,9 @@ class Hub:
         self.cursors: dict[int, int] = {}
         self.members: dict[int, set[Connection]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
-        #: room id -> process -> (handles online there, when heard)
-        self.presence: dict[int, dict[str, tuple[frozenset[str], float]]] = {}
+        #: room id -> process -> (handles online there, or the first of them; when
+        #: heard; how many are online there)
+        self.presence: dict[int, dict[str, tuple[frozenset[str], float, int]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._presence_due: set[int] = set()
         self._timers: dict[int, asyncio.TimerHandle] = {}
@@ -540,13 +545,21 @@ class Hub:
         )
         return frozenset(h for h in handles if h)
 
-    def online(self, room_id: int) -> set[str]:
+    def online(self, room_id: int) -> tuple[set[str], int]:
+        """Handles online in the room (every one here; elsewhere, the first PRESENCE_NAMES
+        of each process) and how many are online in all.
+
+        The count is exact while no other process has more than PRESENCE_NAMES online
+        in the room; past that, a member online through two processes counts twice.
+        """
         now = time.monotonic()
         seen: set[str] = set(self._local_online(room_id))
-        for process, (handles, heard) in self.presence.get(room_id, {}).items():
+        unnamed = 0
+        for process, (handles, heard, count) in self.presence.get(room_id, {}).items():
             if process != self.process and now - heard < PRESENCE_TTL:
                 seen |= handles
-        return seen
+                unnamed += max(0, count - len(handles))
+        return seen, len(seen) + unnamed
 
     async def _announce_presence(self, room_id: int) -> None:
         """Joins and leaves are told at most once per PRESENCE_QUIET per room: a
@@ -571,8 +584,26 @@ class Hub:
 
         A list of every handle would make filling a room cost the square of its size
         (each change goes to every socket), and nobody reads ten thousand names."""
-        online = self.online(room_id)
-        return {"online": sorted(online)[:PRESENCE_NAMES], "online_count": len(online)}
+        online, count = self.online(room_id)
+        return {"online": sorted(online)[:PRESENCE_NAMES], "online_count": count}
+
+    def _presence_event(self, room_id: int, handles: frozenset[str]) -> dict[str, Any]:
+        """What this process tells the others: its first handles in the room, and how many.
+
+        The first PRESENCE_NAMES (sorted) of every process are enough for every process
+        to name the room's first PRESENCE_NAMES; fewer when long non-ASCII handles would
+        not fit a NOTIFY (PRESENCE_EVENT_BYTES).
+        """
+        named = sorted(handles)[:PRESENCE_NAMES]
+        while named and len(json.dumps(named)) > PRESENCE_EVENT_BYTES:
+            named.pop()
+        return {
+            "k": "presence",
+            "room": room_id,
+            "proc": self.process,
+            "handles": named,
+            "count": len(handles),
+        }
 
     def _spawn(self, job: Any) -> None:
         task = asyncio.ensure_future(job)
@@ -586,29 +617,24 @@ class Hub:
             return
         handles = self._local_online(room_id)
         mine = self.presence.setdefault(room_id, {})
-        before = mine.get(self.process, (frozenset(), 0.0))[0]
-        mine[self.process] = (handles, time.monotonic())
+        before = mine.get(self.process, (frozenset(), 0.0, 0))[0]
+        mine[self.process] = (handles, time.monotonic(), len(handles))
         if handles != before:
             self._presence_frames(room_id)
             try:
-                await self.chat.publish(
-                    {
-                        "k": "presence",
-                        "room": room_id,
-                        "proc": self.process,
-                        "handles": sorted(handles),
-                    }
-                )
+                await self.chat.publish(self._presence_event(room_id, handles))
             except Exception:
                 logger.exception("chat: presence could not be published")
 
     async def _announce_all(self) -> None:
         for room_id in list(self.rooms):
             handles = self._local_online(room_id)
-            self.presence.setdefault(room_id, {})[self.process] = (handles, time.monotonic())
-            await self.chat.publish(
-                {"k": "presence", "room": room_id, "proc": self.process, "handles": sorted(handles)}
+            self.presence.setdefault(room_id, {})[self.process] = (
+                handles,
+                time.monotonic(),
+                len(handles),
             )
+            await self.chat.publish(self._presence_event(room_id, handles))
 
     def _heard_presence(self, event: dict[str, Any]) -> None:
         process = str(event["proc"])
@@ -616,10 +642,12 @@ class Hub:
             return
         room_id = int(event["room"])
         handles = frozenset(str(h) for h in event["handles"])
+        # A process of an earlier version sends every handle and no count.
+        count = int(event.get("count", len(handles)))
         per_room = self.presence.setdefault(room_id, {})
-        before = per_room.get(process, (frozenset(), 0.0))[0]
-        per_room[process] = (handles, time.monotonic())
-        if handles != before:
+        before = per_room.get(process, (frozenset(), 0.0, 0))
+        per_room[process] = (handles, time.monotonic(), count)
+        if (handles, count) != (before[0], before[2]):
             self._presence_frames(room_id)
 
     def _presence_frames(self, room_id: int) -> None:

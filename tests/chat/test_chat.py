@@ -93,6 +93,32 @@ async def test_presence_names_fifty_handles_and_counts_everyone(chat: ChatWorld)
     await send(other, type="subscribe", room="hall")
     subscribed = await until(other, "subscribed")
     assert subscribed["online_count"] == 62 and len(subscribed["online"]) == 50
+    # A process with 500 online names its first 50 and counts the rest.
+    many = [f"crowd-{i:03d}" for i in range(500)]
+    event = chat.community.hub._presence_event(room.id, frozenset(many))
+    assert event["count"] == 500 and event["handles"] == many[:50]
+    chat.community.hub._heard_presence({**event, "proc": "crowded"})
+    crowded = await until(ws, "presence")
+    assert crowded["online_count"] == 62 + 500
+    assert crowded["online"] == sorted([*elsewhere, "river", "lake", *many[:50]])[:50]
+
+
+def test_a_presence_event_fits_a_postgresql_notify() -> None:
+    """PostgreSQL's NOTIFY carries at most 8,000 bytes: the longest handles still fit."""
+    import json
+
+    from alumni_community.chat.hub import PRESENCE_EVENT_BYTES, Hub
+
+    hub = Hub.__new__(Hub)
+    hub.process = "p"
+    fraktur_a = "\U0001d51e"  # a letter outside the BMP: 12 bytes of JSON
+    longest = frozenset(f"{fraktur_a * 30}{i:02d}" for i in range(80))  # 32 letters each
+    event = hub._presence_event(7, longest)
+    assert event["count"] == 80
+    assert 0 < len(event["handles"]) < 50
+    assert event["handles"] == sorted(longest)[: len(event["handles"])]
+    assert len(json.dumps(event["handles"])) <= PRESENCE_EVENT_BYTES
+    assert len(json.dumps(event, separators=(",", ":"))) < 8000
 
 
 async def test_resume_after_a_disconnect_gets_exactly_what_was_missed(chat: ChatWorld) -> None:
