@@ -243,6 +243,8 @@ def _demo(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level="info",
+        # uvicorn's access log writes each client's address: no IP in any log line.
+        access_log=False,
         # Chat frames are small and compression costs memory per socket.
         ws_per_message_deflate=False,
         ws_max_size=64 * 1024,
