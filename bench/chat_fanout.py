@@ -59,6 +59,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -770,17 +771,21 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
-def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median of each number over runs (the middle run per column, not one run)."""
-    merged: dict[str, Any] = {"run": "median", "server": rows[0]["server"]}
+def median(values: list[float]) -> float:
+    """The median, or NaN of nothing."""
+    return statistics.median(values) if values else math.nan
+
+
+def median_row(rows: list[dict[str, Any]], labels: tuple[str, ...] = ("server",)) -> dict[str, Any]:
+    """The median of each number over runs (the middle run per column, not one run);
+    ``labels`` are copied from the first run. Missing numbers are left out."""
+    merged: dict[str, Any] = {"run": "median", **{label: rows[0][label] for label in labels}}
     for key, value in rows[0].items():
         if key in merged or isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        values = sorted(float(row[key]) for row in rows)
-        middle = len(values) // 2
-        merged[key] = (
-            values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-        )
+        values = [float(row[key]) for row in rows if row.get(key) is not None]
+        if values:
+            merged[key] = median(values)
     return merged
 
 

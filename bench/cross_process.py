@@ -94,19 +94,27 @@ from bench.chat_fanout import (
     keep_alive,
     machine,
     machine_ticks,
+    median_row,
     open_client,
     percentile,
     raise_fd_limit,
     seed_community,
     send_messages,
-    serve_community,
     settle,
     stop_server,
     wait_for,
     wait_listening,
     wait_quiet,
 )
-from bench.load import HASH_ENV, server_env, throwaway_postgres, tree_cpu_seconds
+from bench.load import (
+    HASH_ENV,
+    die_with_parent,
+    finite,
+    fmt,
+    throwaway_postgres,
+    tree_cpu_seconds,
+)
+from bench.load import start_server as start_load_server
 
 PASSWORD = "a long enough passphrase for benchmarks"
 BROKERS = ("postgres", "redis", "memory")
@@ -117,50 +125,16 @@ _TO_LETTERS = str.maketrans("0123456789", "abcdefghij")
 _TO_DIGITS = str.maketrans("abcdefghij", "0123456789")
 
 
-def _die_with_parent() -> None:
-    """In a child, before exec: SIGTERM when this process goes, even if killed outright."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-# -- the servers (this same file, run as subprocesses) -----------------------------------
-
-
-def serve(port: int, parent: int) -> None:
-    """The community at /community in one uvicorn process, configured from the environment."""
-    _die_with_parent()
-    if os.getppid() != parent:
-        return
-    from alumni_community import Settings
-
-    serve_community(Settings.from_env(), port)
+# -- the servers (bench/load.py's, in subprocesses) ------------------------------------------
 
 
 def start_server(
     name: str, database_url: str, broker_url: str | None, secret: str, log_path: Path
 ) -> Server:
     port = free_port()
-    env = server_env(database_url, secret, port)
-    if broker_url is not None:
-        env["ALUMNI_COMMUNITY_BROKER_URL"] = broker_url
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--serve",
-        "--port",
-        str(port),
-        "--parent",
-        str(os.getpid()),
-    ]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        # Its own session: a Ctrl-C reaches this process, which stops the servers in order.
-        proc = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-    return Server(name, port, f"ws://127.0.0.1:{port}{MOUNT}/ws", proc, log_path)
+    extra = {"ALUMNI_COMMUNITY_BROKER_URL": broker_url} if broker_url is not None else None
+    started = start_load_server(database_url, secret, port, log_path, extra)
+    return Server(name, port, f"ws://127.0.0.1:{port}{MOUNT}/ws", started.proc, log_path)
 
 
 @contextlib.contextmanager
@@ -178,7 +152,7 @@ def throwaway_redis() -> Iterator[tuple[str, int]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         deadline = time.monotonic() + 30
@@ -469,32 +443,6 @@ def run(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
                     stop_server(server)
 
 
-def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median of each number over rounds (per column, not one round)."""
-    merged: dict[str, Any] = {
-        "run": "median",
-        "broker": rows[0]["broker"],
-        "placement": rows[0]["placement"],
-    }
-    for key, value in rows[0].items():
-        if key in merged or isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        values = sorted(float(row[key]) for row in rows if row.get(key) is not None)
-        if not values:
-            continue
-        middle = len(values) // 2
-        merged[key] = (
-            values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-        )
-    return merged
-
-
-def fmt(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}f}"
-
-
 def print_table(rows: list[dict[str, Any]]) -> None:
     header = (
         f"{'broker':<8} {'placement':<9} {'run':>6} {'deliveries':>10} {'lost':>5} "
@@ -516,24 +464,15 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         )
 
 
-def finite(value: Any) -> Any:
-    """NaN as null: the JSON stays standard."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite(v) for v in value]
-    return value
-
-
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
     medians: dict[str, dict[str, dict[str, Any]]] = {}
     for broker in args.brokers:
         for placement in PLACEMENTS:
             rows = [r for r in results if r["broker"] == broker and r["placement"] == placement]
             if rows:
-                medians.setdefault(broker, {})[placement] = median_row(rows)
+                medians.setdefault(broker, {})[placement] = median_row(
+                    rows, labels=("broker", "placement")
+                )
     print()
     every_median = [row for per in medians.values() for row in per.values()]
     print_table(results if args.repeat == 1 else [*results, *every_median])
@@ -665,10 +604,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output", type=Path, help="JSON results (bench/results/cross_process.json)"
     )
-    # How this file runs the servers in subprocesses.
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--parent", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.clients, args.messages, args.batch, args.repeat) < 1 or args.rate <= 0:
         parser.error("--clients, --messages, --batch, --repeat and --rate must be positive")
@@ -679,9 +614,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.serve:
-        serve(args.port, args.parent)
-        return
 
     def terminated(*_: object) -> None:
         raise KeyboardInterrupt

@@ -198,13 +198,17 @@ _THREAD_PATH = re.compile(r"/threads/(\d+)")
 # -- the server (this same file, run as a subprocess) ---------------------------------
 
 
-def serve(port: int, parent: int) -> None:
-    """The community at /community in one uvicorn process, configured from the environment."""
+def die_with_parent() -> None:
+    """In a child: SIGTERM when the process that started it goes, even if killed outright."""
     with contextlib.suppress(OSError, AttributeError):
-        # Die with the load process, even if it is killed outright.
         import ctypes
 
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def serve(port: int, parent: int) -> None:
+    """The community at /community in one uvicorn process, configured from the environment."""
+    die_with_parent()
     if os.getppid() != parent:
         return
     from alumni_community import Settings
@@ -241,7 +245,14 @@ class Server:
         return origin_of(self.port) + MOUNT
 
 
-def start_server(database_url: str, secret: str, port: int, log_path: Path) -> Server:
+def start_server(
+    database_url: str,
+    secret: str,
+    port: int,
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+) -> Server:
+    """This file's server on ``port``; ``extra_env`` adds settings (a broker, say)."""
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -259,7 +270,7 @@ def start_server(database_url: str, secret: str, port: int, log_path: Path) -> S
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=server_env(database_url, secret, port),
+            env={**server_env(database_url, secret, port), **(extra_env or {})},
             start_new_session=True,
         )
     return Server(port, proc, log_path)

@@ -111,6 +111,7 @@ from bench.chat_fanout import (
     keep_alive,
     machine,
     machine_ticks,
+    median,
     open_client,
     percentile,
     raise_fd_limit,
@@ -497,14 +498,6 @@ async def run_variant(
 
 
 # -- the report -----------------------------------------------------------------------
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:

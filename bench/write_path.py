@@ -62,7 +62,6 @@ import json
 import math
 import os
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -80,7 +79,7 @@ from bleach import html5lib_shim
 from bleach._vendor import html5lib
 
 from alumni_community import content
-from bench.chat_fanout import RESULTS, machine, wait_quiet
+from bench.chat_fanout import RESULTS, machine, median, wait_quiet
 from bench.chat_fanout import machine_ticks as _machine_ticks
 
 CORPORA = Path("/work/shared/corpora/xss")
@@ -412,10 +411,6 @@ async def quiet_first(limit: float, what: str) -> bool | None:
     quiet = await wait_quiet(limit)
     print(f"before {what}: the machine was {'quiet' if quiet else 'still busy'}", flush=True)
     return quiet
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else math.nan
 
 
 # -- the run -----------------------------------------------------------------------------
