@@ -32,6 +32,10 @@ async def test_unread_counts_are_exact_up_to_the_cap_then_the_cap(world: World) 
         await chat.send(moderator, "lounge", f"note {i}", f"c-{i}")
     assert await _unread(river, "lounge") == 3
     assert await _unread(river, "quiet") == 0
+    # Two rooms behind: both counted in the one statement.
+    await chat.send(moderator, "quiet", "hello", "q-0")
+    assert (await _unread(river, "lounge"), await _unread(river, "quiet")) == (3, 1)
+    await chat.read(reader, "quiet", 1)
     await chat.read(reader, "lounge", 2)
     assert await _unread(river, "lounge") == 1
     # A deleted message does not count.
